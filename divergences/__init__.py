@@ -1,0 +1,30 @@
+"""divergences: every distance, similarity and divergence of Cha's 2007 survey, in one catalog.
+
+>>> import divergences as dv
+>>> dv.get("kl")([0.5, 0.5], [0.9, 0.1])  # doctest: +ELLIPSIS
+0.5108256...
+>>> [m.name for m in dv.select(metric=True, family="fidelity")]
+['hellinger', 'matusita']
+"""
+
+from .api import cdist, pair, pdist
+from .registry import AliasedMeasure, UnknownMeasureError, get, measures, names, select
+from .spec import Claim, Measure
+from .validation import InputError
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AliasedMeasure",
+    "Claim",
+    "InputError",
+    "Measure",
+    "UnknownMeasureError",
+    "cdist",
+    "get",
+    "measures",
+    "names",
+    "pair",
+    "pdist",
+    "select",
+]

@@ -1,0 +1,226 @@
+"""Public computations: validation -> back-end choice -> kernels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .kernels.reference import evaluate_rows
+from .registry import AliasedMeasure, resolve
+from .spec import Measure
+from .validation import InputError, check_array, check_options, namespace
+
+BACKENDS = ("auto", "numpy")
+_UNSET: Any = object()
+
+MeasureLike = str | Measure | AliasedMeasure
+
+
+def _options(measure: MeasureLike, options: dict[str, Any]) -> tuple[Measure, dict[str, Any]]:
+    m, defaults = resolve(measure)
+    merged = {**defaults, **{k: v for k, v in options.items() if v is not _UNSET}}
+    return m, merged
+
+
+def _prepare(
+    measure: MeasureLike,
+    arrays: dict[str, Any],
+    options: dict[str, Any],
+    ndims: tuple[int, ...],
+) -> tuple[Measure, Any, list[Any], str, float, dict[str, float], str]:
+    m, opts = _options(measure, options)
+    zero = opts.pop("zero", "strict")
+    epsilon = opts.pop("epsilon", 1e-5)
+    normalize = bool(opts.pop("normalize", False))
+    check_finite = bool(opts.pop("check_finite", True))
+    backend = opts.pop("backend", "auto")
+    if backend not in BACKENDS:
+        raise InputError(
+            f"{m.name}: backend={backend!r} is not available (available: {', '.join(BACKENDS)})"
+        )
+    zero, eps, params = check_options(m, zero, epsilon, opts)
+    xp, raw = namespace(*arrays.values())
+    checked = [
+        check_array(
+            a, xp, measure=m, arg=arg, check_finite=check_finite, normalize=normalize, ndims=ndims
+        )
+        for arg, a in zip(arrays, raw, strict=True)
+    ]
+    d = {arg: c.shape[1] for arg, c in zip(arrays, checked, strict=True)}
+    if len(set(d.values())) > 1:
+        detail = " but ".join(f"{arg} has {k}" for arg, k in d.items())
+        raise InputError(f"{m.name}: feature counts differ: {detail} columns")
+    return m, xp, checked, zero, eps, params, backend
+
+
+def pair(
+    p: Any,
+    q: Any,
+    measure: MeasureLike,
+    *,
+    zero: str = _UNSET,
+    epsilon: float = _UNSET,
+    normalize: bool = _UNSET,
+    check_finite: bool = _UNSET,
+    backend: str = _UNSET,
+    **params: Any,
+) -> Any:
+    """The measure's value for one pair of 1-D vectors (see :func:`cdist` for options).
+
+    Returns a Python float for NumPy input and a 0-d array for other array types.
+    """
+    m, xp, (P, Q), zero, eps, params, _ = _prepare(
+        measure,
+        {"p": p, "q": q},
+        dict(
+            zero=zero,
+            epsilon=epsilon,
+            normalize=normalize,
+            check_finite=check_finite,
+            backend=backend,
+            **params,
+        ),
+        ndims=(1,),
+    )
+    out = evaluate_rows(m, P, Q, zero=zero, eps=eps, params=params, xp=xp)[0, 0]
+    return float(out) if isinstance(out, (np.ndarray, np.generic)) else out
+
+
+def cdist(
+    XA: Any,
+    XB: Any,
+    measure: MeasureLike,
+    *,
+    zero: str = _UNSET,
+    epsilon: float = _UNSET,
+    normalize: bool = _UNSET,
+    check_finite: bool = _UNSET,
+    backend: str = _UNSET,
+    **params: Any,
+) -> Any:
+    r"""Evaluate ``measure`` for every row of ``XA`` against every row of ``XB``.
+
+    Parameters
+    ----------
+    XA : array_like, shape (m, d) or (d,)
+        Rows are vectors (a 1-D input is one row). NumPy, CuPy or torch arrays, or lists.
+    XB : array_like, shape (n, d) or (d,)
+    measure : str or Measure
+        Canonical name, alias (``"kl"``, ``"scipy:cosine"``, ``"philentropy:jaccard"``)
+        or a :class:`~divergences.spec.Measure`.
+    zero : {"strict", "epsilon"}, default "strict"
+        ``strict``: the mathematical conventions (``0 log 0 = 0``, ``x / 0 = inf``,
+        whole-vector ``0 / 0 = nan``). ``epsilon``: philentropy's rules, where
+        ``epsilon`` replaces a zero denominator or log argument. A ``philentropy:``
+        alias implies ``epsilon``.
+    epsilon : float, default 1e-5
+        The stand-in for zero of ``zero="epsilon"``.
+    normalize : bool, default False
+        Divide each row by its sum first (an all-zero row is an error). Nothing is
+        ever normalised silently.
+    check_finite : bool, default True
+        Reject NaN and inf in the inputs.
+    backend : {"auto", "numpy"}, default "auto"
+        ``numpy`` is the array-API reference implementation (it also runs CuPy and
+        torch arrays, keeping autograd).
+    **params
+        Measure parameters: ``p`` (Minkowski order), ``base`` (log base of log
+        measures; e by default).
+
+    Returns
+    -------
+    array, shape (m, n), float64
+        ``D[i, j] = measure(XA[i], XB[j])``; the array type follows the input.
+        Similarities stay similarities (larger is closer).
+
+    Raises
+    ------
+    InputError
+        Naming the measure, argument and offending row/column.
+    UnknownMeasureError
+        For an unknown name (with suggestions).
+
+    Examples
+    --------
+    >>> import numpy as np, divergences as dv
+    >>> P = np.array([[0.2, 0.8], [0.5, 0.5]])
+    >>> dv.cdist(P, P, "manhattan")
+    array([[0. , 0.6],
+           [0.6, 0. ]])
+    """
+    m, xp, (A, B), zero, eps, params, _ = _prepare(
+        measure,
+        {"XA": XA, "XB": XB},
+        dict(
+            zero=zero,
+            epsilon=epsilon,
+            normalize=normalize,
+            check_finite=check_finite,
+            backend=backend,
+            **params,
+        ),
+        ndims=(1, 2),
+    )
+    return evaluate_rows(m, A, B, zero=zero, eps=eps, params=params, xp=xp)
+
+
+def pdist(
+    X: Any,
+    measure: MeasureLike,
+    *,
+    zero: str = _UNSET,
+    epsilon: float = _UNSET,
+    normalize: bool = _UNSET,
+    check_finite: bool = _UNSET,
+    backend: str = _UNSET,
+    **params: Any,
+) -> Any:
+    """Condensed pairwise values of a symmetric measure among the rows of ``X``.
+
+    The layout is scipy's: for ``i < j`` the value ``measure(X[i], X[j])`` sits at
+    ``m * i + j - ((i + 2) * (i + 1)) // 2``; ``scipy.spatial.distance.squareform``
+    expands it. Options as in :func:`cdist`.
+
+    Raises
+    ------
+    InputError
+        For an asymmetric measure (a condensed vector cannot hold both
+        ``f(P, Q)`` and ``f(Q, P)``): use ``cdist(X, X, measure)`` instead.
+
+    Examples
+    --------
+    >>> import divergences as dv
+    >>> dv.pdist([[1, 0], [0, 1], [0.5, 0.5]], "manhattan")
+    array([2., 1., 1.])
+    """
+    m, xp, (A,), zero, eps, params, _ = _prepare(
+        measure,
+        {"X": X},
+        dict(
+            zero=zero,
+            epsilon=epsilon,
+            normalize=normalize,
+            check_finite=check_finite,
+            backend=backend,
+            **params,
+        ),
+        ndims=(2,),
+    )
+    if not m.symmetric:
+        raise InputError(
+            f"{m.name} is not symmetric, so a condensed matrix would lose half of it; "
+            f"use cdist(X, X, {m.name!r}) for the full matrix"
+        )
+    n = A.shape[0]
+    D = evaluate_rows(m, A, A, zero=zero, eps=eps, params=params, xp=xp)
+    iu = np.flatnonzero(np.triu(np.ones((n, n), dtype=bool), k=1))
+    flat = xp.reshape(D, (-1,))
+    return xp.take(flat, xp.asarray(iu, device=array_device(D)), axis=0)
+
+
+def array_device(a: Any) -> Any:
+    """The device of array ``a`` (array-API)."""
+    import array_api_compat
+
+    return array_api_compat.device(a)

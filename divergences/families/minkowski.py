@@ -1,0 +1,138 @@
+"""Lp Minkowski family (Cha 2007, measures 1-4)."""
+
+from ..spec import (
+    P_ORDER,
+    Alias,
+    Bounds,
+    Measure,
+    Properties,
+    Relation,
+    Rule,
+    always,
+    max_,
+    sum_,
+)
+from ._claims import NONNEG_TERMS, TERMWISE_SYMMETRIC, ZERO_AT_EQUAL
+
+_NORM_TRIANGLE = "Minkowski's inequality: the distance of a norm (Cha 2007, Table 1)"
+
+MEASURES = [
+    Measure(
+        name="euclidean",
+        title="Euclidean (L2)",
+        family="minkowski",
+        survey_number=1,
+        kind="dissimilarity",
+        domain="real",
+        latex=r"\sqrt{\sum_i |P_i - Q_i|^2}",
+        strict=Rule({"s": sum_("(x - y)**2")}, "sqrt(s)"),
+        properties=Properties(
+            symmetric=TERMWISE_SYMMETRIC,
+            nonnegative=NONNEG_TERMS,
+            identity=ZERO_AT_EQUAL,
+            triangle=always(_NORM_TRIANGLE),
+            metric=always("the L2 norm of P - Q"),
+        ),
+        bounds=Bounds("0", "sqrt(2)"),
+        aliases=(
+            Alias("l2"),
+            Alias("euclidean_distance"),
+            Alias("scipy:euclidean"),
+            Alias("philentropy:euclidean"),
+        ),
+        relations=(
+            Relation("sqrt(squared_euclidean(P, Q))"),
+            Relation("minkowski(P, Q, p=2)"),
+        ),
+    ),
+    Measure(
+        name="manhattan",
+        title="City block (Manhattan, L1)",
+        family="minkowski",
+        survey_number=2,
+        kind="dissimilarity",
+        domain="real",
+        latex=r"\sum_i |P_i - Q_i|",
+        strict=Rule({"s": sum_("abs(x - y)")}, "s"),
+        properties=Properties(
+            symmetric=TERMWISE_SYMMETRIC,
+            nonnegative=NONNEG_TERMS,
+            identity=ZERO_AT_EQUAL,
+            triangle=always("|a - c| <= |a - b| + |b - c| in every coordinate"),
+            metric=always("the L1 norm of P - Q"),
+        ),
+        bounds=Bounds("0", "2"),
+        aliases=(
+            Alias("cityblock"),
+            Alias("city_block"),
+            Alias("taxicab"),
+            Alias("l1"),
+            Alias("scipy:cityblock"),
+            Alias("philentropy:manhattan"),
+        ),
+        relations=(Relation("minkowski(P, Q, p=1)"), Relation("d * gower(P, Q)")),
+    ),
+    Measure(
+        name="minkowski",
+        title="Minkowski (Lp)",
+        family="minkowski",
+        survey_number=3,
+        kind="dissimilarity",
+        domain="real",
+        latex=r"\Big(\sum_i |P_i - Q_i|^p\Big)^{1/p}",
+        strict=Rule({"s": sum_("abs(x - y)**p")}, "s**(1 / p)"),
+        params=(P_ORDER(2.0),),
+        properties=Properties(
+            symmetric=TERMWISE_SYMMETRIC,
+            nonnegative=NONNEG_TERMS,
+            identity=ZERO_AT_EQUAL,
+            triangle=always(
+                "Minkowski's inequality for p >= 1; for p < 1 the unit ball is not convex "
+                "and the inequality fails (counterexample at p = 1/2)",
+                (0.0, 0.0),
+                (1.0, 0.0),
+                (1.0, 1.0),
+                condition="p >= 1",
+                p=0.5,
+            ),
+            metric=always(
+                "the Lp norm of P - Q for p >= 1",
+                (0.0, 0.0),
+                (1.0, 0.0),
+                (1.0, 1.0),
+                condition="p >= 1",
+                p=0.5,
+            ),
+        ),
+        bounds=Bounds("0", "where(p >= 1, 2**(1 / p), 2 * d**(1 / p - 1))"),
+        aliases=(Alias("lp"), Alias("scipy:minkowski"), Alias("philentropy:minkowski")),
+        notes="p = 1 is manhattan, p = 2 euclidean; p -> inf tends to chebyshev. "
+        "philentropy requires p; here it defaults to 2 (as in scipy).",
+    ),
+    Measure(
+        name="chebyshev",
+        title="Chebyshev (L-infinity)",
+        family="minkowski",
+        survey_number=4,
+        kind="dissimilarity",
+        domain="real",
+        latex=r"\max_i |P_i - Q_i|",
+        strict=Rule({"m": max_("abs(x - y)")}, "m"),
+        properties=Properties(
+            symmetric=TERMWISE_SYMMETRIC,
+            nonnegative=NONNEG_TERMS,
+            identity=ZERO_AT_EQUAL,
+            triangle=always("the maximum of coordinatewise metrics |a - b|"),
+            metric=always("the L-infinity norm of P - Q"),
+        ),
+        bounds=Bounds("0", "1"),
+        aliases=(
+            Alias("linf"),
+            Alias("l_inf"),
+            Alias("chessboard"),
+            Alias("scipy:chebyshev"),
+            Alias("philentropy:chebyshev"),
+        ),
+        relations=(Relation("2 * avg_l1_linf(P, Q) - manhattan(P, Q)"),),
+    ),
+]

@@ -1,0 +1,423 @@
+"""Declarative records that define a measure.
+
+A measure is *map, reduce, finalize*: a few accumulators, each the sum (or max,
+or min) over the coordinates i of an elementwise term f(x_i, y_i), and a
+finalize expression over the accumulators.  Terms and finalize are written in a
+small expression language (see :mod:`divergences.expr`) over a fixed vocabulary
+of zero-rule helpers, so every back end (NumPy reference, Numba, CUDA) derives
+its code from the same definition.
+
+Expression names
+----------------
+``x``, ``y``
+    The elements P_i and Q_i (terms only).
+``eps``
+    The ``epsilon`` of ``zero="epsilon"`` (available in both modes).
+``d``
+    The number of coordinates (finalize and bounds only).
+parameter names
+    Every declared :class:`Param` (``p``, ``base``).
+accumulator names
+    In finalize only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .expr import check_expression
+
+Kind = Literal["similarity", "dissimilarity"]
+Domain = Literal["real", "nonnegative"]
+Holds = Literal["always", "pdf", "never"]
+Reduce = Literal["sum", "max", "min"]
+
+FAMILIES: dict[str, str] = {
+    "minkowski": "Lp Minkowski",
+    "l1": "L1",
+    "intersection": "Intersection",
+    "inner_product": "Inner product",
+    "fidelity": "Fidelity (squared-chord)",
+    "squared_l2": "Squared L2 (chi-squared)",
+    "shannon": "Shannon's entropy",
+    "combinations": "Combinations",
+    "vicissitude": "Vicissitude",
+}
+
+CLAIMS = ("symmetric", "nonnegative", "identity", "triangle", "metric")
+
+CLAIM_MEANING = {
+    "symmetric": "f(P, Q) = f(Q, P)",
+    "nonnegative": "f(P, Q) >= 0",
+    "identity": "d(P, P) = 0 for a dissimilarity; s(P, Q) <= s(P, P) for a similarity",
+    "triangle": "f(P, R) <= f(P, Q) + f(Q, R)",
+    "metric": "symmetric, non-negative, d(P, Q) = 0 iff P = Q, and the triangle inequality",
+}
+
+
+class DefinitionError(Exception):
+    """A measure definition breaks an invariant of the catalog (raised at import)."""
+
+
+@dataclass(frozen=True)
+class Param:
+    """A keyword parameter of a measure.
+
+    Parameters
+    ----------
+    name : str
+        Keyword name (``p`` for Minkowski's order, ``base`` for log bases).
+    default : float
+        Value used when the caller does not pass one.
+    doc : str
+        One line for the catalog.
+    low : float
+        Lower limit of the domain.
+    low_inclusive : bool
+        Whether ``low`` itself is allowed.
+    exclude : tuple of float
+        Single values outside the domain (``1`` for a log base).
+    """
+
+    name: str
+    default: float
+    doc: str
+    low: float = -math.inf
+    low_inclusive: bool = False
+    exclude: tuple[float, ...] = ()
+
+    def domain_text(self) -> str:
+        """Human-readable domain, e.g. ``p > 0`` or ``base > 0, base != 1``."""
+        op = ">=" if self.low_inclusive else ">"
+        parts = [] if self.low == -math.inf else [f"{self.name} {op} {self.low:g}"]
+        parts += [f"{self.name} != {v:g}" for v in self.exclude]
+        return ", ".join(parts) or "any real"
+
+    def check(self, value: Any, measure: str) -> float:
+        """Return ``value`` as a float, or raise ``ValueError`` naming the measure."""
+        try:
+            v = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(
+                f"{measure}: parameter {self.name}={value!r} is not a number"
+            ) from None
+        ok = math.isfinite(v) and (v >= self.low if self.low_inclusive else v > self.low)
+        if not ok or v in self.exclude:
+            raise ValueError(
+                f"{measure}: parameter {self.name}={value!r} is outside its domain "
+                f"({self.domain_text()})"
+            )
+        return v
+
+
+def P_ORDER(default: float = 2.0) -> Param:  # noqa: N802 - reads like a constant
+    """Minkowski's order ``p``."""
+    return Param("p", default, "order of the norm", low=0.0)
+
+
+BASE = Param(
+    "base", math.e, "logarithm base (e: nats, 2: bits, 10: hartleys)", low=0.0, exclude=(1.0,)
+)
+
+
+@dataclass(frozen=True)
+class Acc:
+    """One accumulator: ``reduce`` over i of the elementwise term ``term(x_i, y_i)``."""
+
+    reduce: Reduce
+    term: str
+
+
+def sum_(term: str) -> Acc:
+    """Accumulator summing ``term`` over the coordinates."""
+    return Acc("sum", term)
+
+
+def max_(term: str) -> Acc:
+    """Accumulator taking the maximum of ``term`` over the coordinates."""
+    return Acc("max", term)
+
+
+def min_(term: str) -> Acc:
+    """Accumulator taking the minimum of ``term`` over the coordinates."""
+    return Acc("min", term)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Accumulators and finalize expression of one zero mode."""
+
+    accumulators: dict[str, Acc]
+    finalize: str
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A property claim and the evidence for it.
+
+    Parameters
+    ----------
+    holds : {"always", "pdf", "never"}
+        ``always``: on every input of the measure's domain; ``pdf``: on probability
+        vectors only; ``never``: fails on probability vectors.
+    evidence : str
+        Citation or proof sketch (where it holds) or an explanation of the
+        counterexample (where it does not).
+    counterexample : tuple of vectors, optional
+        Where the claim fails: (P, Q) for symmetric/nonnegative/identity
+        (identity uses (P,) or (P, Q) for similarities), (P, Q, R) for triangle
+        and metric.  Probability vectors for ``never``; vectors of the domain
+        that are not probability vectors for ``pdf``.
+    params : dict, optional
+        Parameter values the counterexample refers to.
+    condition : str, optional
+        A condition on the parameters under which the claim holds (``p >= 1``);
+        an ``always`` claim with a condition may carry a counterexample (with
+        ``params``) showing that the condition is needed.
+    """
+
+    holds: Holds
+    evidence: str
+    counterexample: tuple[tuple[float, ...], ...] | None = None
+    params: dict[str, float] = field(default_factory=dict)
+    condition: str = ""
+
+    @property
+    def is_true(self) -> bool:
+        """True unless the claim fails on probability vectors."""
+        return self.holds != "never"
+
+
+def always(evidence: str, *cx: tuple[float, ...], condition: str = "", **params: float) -> Claim:
+    """A claim that holds on the whole domain (under ``condition`` on the parameters)."""
+    return Claim("always", evidence, tuple(tuple(v) for v in cx) or None, dict(params), condition)
+
+
+def on_pdf(evidence: str, *cx: tuple[float, ...], **params: float) -> Claim:
+    """A claim that holds on probability vectors; ``cx`` breaks it off the simplex."""
+    return Claim("pdf", evidence, tuple(tuple(v) for v in cx) or None, dict(params))
+
+
+def never(evidence: str, *cx: tuple[float, ...], **params: float) -> Claim:
+    """A claim that fails; ``cx`` are probability vectors that break it."""
+    return Claim("never", evidence, tuple(tuple(v) for v in cx) or None, dict(params))
+
+
+@dataclass(frozen=True)
+class Properties:
+    """The five claims every measure records."""
+
+    symmetric: Claim
+    nonnegative: Claim
+    identity: Claim
+    triangle: Claim
+    metric: Claim
+
+    def items(self) -> list[tuple[str, Claim]]:
+        """(name, claim) pairs in catalog order."""
+        return [(n, getattr(self, n)) for n in CLAIMS]
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Range of the measure on probability vectors of dimension ``d``.
+
+    ``low`` and ``high`` are expressions in ``d`` and the parameters
+    (``inf`` for unbounded).
+    """
+
+    low: str
+    high: str
+
+    def evaluate(self, d: int, params: dict[str, float]) -> tuple[float, float]:
+        """Numeric (low, high) for dimension ``d``."""
+        from .expr import evaluate_scalar
+
+        ns = {"d": float(d), **params}
+        return evaluate_scalar(self.low, ns), evaluate_scalar(self.high, ns)
+
+    @property
+    def bounded(self) -> bool:
+        """True when the upper bound is finite for every d (it does not mention inf)."""
+        return "inf" not in self.high
+
+
+@dataclass(frozen=True)
+class Relation:
+    """An identity with other measures, checked by the tests.
+
+    ``expr`` is a Python expression in which each measure name is a function of
+    two vectors, with ``P``, ``Q``, ``sqrt``, ``log``, ``max``, ``min`` and ``d``
+    available, e.g. ``"kullback_leibler(P, Q) + kullback_leibler(Q, P)"``.
+    ``holds`` is ``always`` (whole domain) or ``pdf``.
+    """
+
+    expr: str
+    holds: Holds = "always"
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A name under which a measure is also found.
+
+    A namespaced alias (``scipy:...``, ``philentropy:...``) reproduces that
+    library's values; ``defaults`` are the call options it implies
+    (``philentropy:`` implies ``zero="epsilon"``).
+    """
+
+    name: str
+    defaults: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def namespace(self) -> str | None:
+        """``scipy``/``philentropy`` for namespaced aliases, else None."""
+        return self.name.split(":", 1)[0] if ":" in self.name else None
+
+
+NAMESPACE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "philentropy": {"zero": "epsilon"},
+    "scipy": {},
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Measure:
+    """One measure of the catalog: its definition, properties and evidence.
+
+    Calling a measure evaluates it on one pair of vectors with the reference
+    implementation: ``m(p, q, **params)``.
+    """
+
+    name: str
+    title: str
+    family: str
+    survey_number: int | None
+    kind: Kind
+    domain: Domain
+    latex: str
+    strict: Rule
+    properties: Properties
+    bounds: Bounds
+    epsilon: Rule | None = None
+    params: tuple[Param, ...] = ()
+    aliases: tuple[Alias, ...] = ()
+    relations: tuple[Relation, ...] = ()
+    zeros: str = ""
+    notes: str = ""
+    references: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check_measure(self)
+
+    # -- derived views -------------------------------------------------
+    @property
+    def alias_names(self) -> tuple[str, ...]:
+        """All alias names (plain and namespaced)."""
+        return tuple(a.name for a in self.aliases)
+
+    @property
+    def symmetric(self) -> bool:
+        """Whether f(P, Q) = f(Q, P) on every input."""
+        return self.properties.symmetric.holds == "always"
+
+    @property
+    def has_epsilon_rule(self) -> bool:
+        """Whether ``zero="epsilon"`` differs from the strict rules."""
+        return self.epsilon is not None
+
+    def rule(self, zero: str) -> Rule:
+        """The accumulators and finalize of zero mode ``zero``."""
+        if zero == "epsilon" and self.epsilon is not None:
+            return self.epsilon
+        return self.strict
+
+    def param_defaults(self) -> dict[str, float]:
+        """Default value of every parameter."""
+        return {p.name: p.default for p in self.params}
+
+    def __call__(self, p: Any, q: Any, **options: Any) -> Any:
+        """Evaluate the measure on one pair of 1-D vectors.
+
+        Parameters
+        ----------
+        p, q : array_like, 1-D
+            The two vectors (same length).
+        **options
+            Measure parameters (``p``, ``base``) and the options of
+            :func:`divergences.cdist` (``zero``, ``epsilon``, ``normalize``,
+            ``check_finite``).
+
+        Returns
+        -------
+        float
+            A Python float for NumPy input, a 0-d array for other array types.
+        """
+        from .api import pair
+
+        return pair(p, q, self, **options)
+
+    def __repr__(self) -> str:
+        num = f" #{self.survey_number}" if self.survey_number else ""
+        return f"<Measure {self.name}{num} ({self.kind}, {self.family})>"
+
+
+def _check_measure(m: Measure) -> None:
+    """Invariants of a definition; violations raise DefinitionError at import."""
+
+    def fail(msg: str) -> None:
+        raise DefinitionError(f"measure {m.name!r}: {msg}")
+
+    if m.name != m.name.lower() or not m.name.replace("_", "").isalnum():
+        fail("canonical names are snake_case")
+    if m.family not in FAMILIES:
+        fail(f"unknown family {m.family!r}")
+    if m.survey_number is not None and not 1 <= m.survey_number <= 51:
+        fail("survey_number must be 1..51")
+    if m.kind not in ("similarity", "dissimilarity"):
+        fail("kind must be 'similarity' or 'dissimilarity'")
+    if m.domain not in ("real", "nonnegative"):
+        fail("domain must be 'real' or 'nonnegative'")
+    pnames = {p.name for p in m.params}
+    reserved = {"x", "y", "d", "eps"}
+    if pnames & reserved:
+        fail(f"parameter names {sorted(pnames & reserved)} are reserved")
+    for rule in (m.strict, m.epsilon):
+        if rule is None:
+            continue
+        if not rule.accumulators:
+            fail("at least one accumulator is needed")
+        for acc_name, acc in rule.accumulators.items():
+            if acc.reduce not in ("sum", "max", "min"):
+                fail(f"accumulator {acc_name}: reduce must be sum, max or min")
+            try:
+                check_expression(acc.term, {"x", "y", "eps"} | pnames)
+            except ValueError as e:
+                fail(f"term of accumulator {acc_name}: {e}")
+        try:
+            check_expression(rule.finalize, set(rule.accumulators) | {"d", "eps"} | pnames)
+        except ValueError as e:
+            fail(f"finalize: {e}")
+    for b in (m.bounds.low, m.bounds.high):
+        try:
+            check_expression(b, {"d"} | pnames)
+        except ValueError as e:
+            fail(f"bounds: {e}")
+    for cname, claim in m.properties.items():
+        if claim.holds not in ("always", "pdf", "never"):
+            fail(f"{cname}: holds must be always, pdf or never")
+        if not claim.evidence:
+            fail(f"{cname}: evidence is required")
+        if claim.holds != "always" and claim.counterexample is None:
+            fail(f"{cname} holds {claim.holds!r}: a counterexample is required")
+    metric, parts = m.properties.metric, [c for n, c in m.properties.items() if n != "metric"]
+    order = {"always": 2, "pdf": 1, "never": 0}
+    weakest = min(order[c.holds] for c in parts)
+    if order[metric.holds] > weakest:
+        fail("metric cannot hold more widely than symmetric/nonnegative/identity/triangle")
+    if m.kind == "similarity" and metric.holds != "never":
+        fail("a similarity is not a metric (s(P, P) is maximal, not 0)")
+    names = [a.name for a in m.aliases]
+    if len(set(names)) != len(names) or m.name in names:
+        fail("duplicate alias")

@@ -1,0 +1,154 @@
+"""The one input-checking entry point of every public computation.
+
+Errors name the measure, the argument and the offending row/column.  Inputs
+are never modified: everything returned is a new float64 array.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+from .spec import Measure
+
+
+class InputError(ValueError):
+    """Bad input to a measure: the message names the measure, argument and row/column."""
+
+
+ZERO_MODES = ("strict", "epsilon")
+
+
+def namespace(*arrays: Any) -> tuple[Any, list[Any]]:
+    """Array namespace of the inputs; non-arrays (lists, tuples) become NumPy arrays."""
+    out = [a if array_api_compat.is_array_api_obj(a) else _as_numpy(a) for a in arrays]
+    try:
+        xp = array_api_compat.array_namespace(*out)
+    except TypeError:
+        kinds = ", ".join(type(a).__module__.split(".")[0] + "." + type(a).__name__ for a in out)
+        raise InputError(
+            f"inputs are arrays of different libraries ({kinds}); pass all of one kind "
+            "(convert explicitly, nothing is copied between devices behind your back)"
+        ) from None
+    return xp, out
+
+
+def _as_numpy(a: Any) -> np.ndarray:
+    try:
+        return np.asarray(a)
+    except (TypeError, ValueError) as e:
+        raise InputError(f"cannot read input as a numeric array: {e}") from None
+
+
+def _first(xp: Any, mask: Any) -> tuple[int, ...]:
+    idx = xp.nonzero(mask)
+    return tuple(int(i[0]) for i in idx)
+
+
+def _where_text(arg: str, index: tuple[int, ...], ndim: int) -> str:
+    if ndim == 1:
+        return f"{arg}[{index[-1]}]"
+    return f"{arg} row {index[0]}, column {index[1]}"
+
+
+def check_array(
+    X: Any,
+    xp: Any,
+    *,
+    measure: Measure,
+    arg: str,
+    check_finite: bool,
+    normalize: bool,
+    ndims: tuple[int, ...] = (1, 2),
+) -> Any:
+    """Validate one input and return it as a new 2-D float64 array.
+
+    Parameters
+    ----------
+    X : array
+    xp : array namespace of ``X``
+    measure : Measure
+        Named in every error; its ``domain`` decides whether negatives are allowed.
+    arg : str
+        The argument's name for error messages (``XA``, ``XB``, ``p``...).
+    check_finite : bool
+        Reject NaN and inf.
+    normalize : bool
+        Divide each row by its sum (an all-zero row is an error).
+    ndims : tuple of int
+        Accepted numbers of dimensions; a 1-D input is one row.
+    """
+    name = measure.name
+    dtype = X.dtype
+    if xp.isdtype(dtype, "complex floating"):
+        raise InputError(f"{name}: {arg} has complex dtype {dtype}; real numbers are required")
+    if not (xp.isdtype(dtype, "numeric") or xp.isdtype(dtype, "bool")):
+        raise InputError(f"{name}: {arg} has non-numeric dtype {dtype}")
+    if X.ndim not in ndims:
+        want = " or ".join(f"{k}-D" for k in ndims)
+        raise InputError(
+            f"{name}: {arg} must be {want} (rows are vectors), got a {X.ndim}-D array "
+            f"of shape {tuple(X.shape)}"
+        )
+    ndim = X.ndim
+    X2 = xp.reshape(X, (1, -1)) if ndim == 1 else X
+    if X2.shape[1] == 0:
+        raise InputError(f"{name}: {arg} has no features (d = 0)")
+    X2 = xp.astype(X2, xp.float64, copy=True)
+    if check_finite and X2.shape[0]:
+        bad = ~xp.isfinite(X2)
+        if bool(xp.any(bad)):
+            i = _first(xp, bad)
+            v = float(X2[i])
+            raise InputError(
+                f"{name}: {_where_text(arg, i, ndim)} is {v}; inputs must be finite "
+                "(pass check_finite=False to skip this check)"
+            )
+    if measure.domain == "nonnegative" and X2.shape[0]:
+        neg = X2 < 0
+        if bool(xp.any(neg)):
+            i = _first(xp, neg)
+            raise InputError(
+                f"{name}: {_where_text(arg, i, ndim)} is {float(X2[i])}, but this measure "
+                "is defined for non-negative inputs only"
+            )
+    if normalize and X2.shape[0]:
+        s = xp.sum(X2, axis=1, keepdims=True)
+        zero = s[:, 0] == 0
+        if bool(xp.any(zero)):
+            r = _first(xp, zero)[0]
+            raise InputError(
+                f"{name}: {arg} row {r} sums to 0 and cannot be normalized (normalize=True)"
+            )
+        X2 = X2 / s
+    return X2
+
+
+def check_options(
+    measure: Measure, zero: str, epsilon: float, params: dict[str, Any]
+) -> tuple[str, float, dict[str, float]]:
+    """Validate the zero mode, epsilon and measure parameters; fill in defaults."""
+    if zero not in ZERO_MODES:
+        raise InputError(f"{measure.name}: zero={zero!r} is not one of {ZERO_MODES}")
+    try:
+        eps = float(epsilon)
+    except (TypeError, ValueError):
+        raise InputError(f"{measure.name}: epsilon={epsilon!r} is not a number") from None
+    if not (math.isfinite(eps) and eps > 0):
+        raise InputError(f"{measure.name}: epsilon must be finite and > 0, got {epsilon!r}")
+    known = {p.name: p for p in measure.params}
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        accepted = ", ".join(known) or "none"
+        raise InputError(
+            f"{measure.name}: unknown parameter(s) {', '.join(unknown)} "
+            f"(this measure's parameters: {accepted})"
+        )
+    try:
+        values = {k: p.check(params.get(k, p.default), measure.name) for k, p in known.items()}
+    except ValueError as e:
+        raise InputError(str(e)) from None
+    return zero, eps, values
