@@ -55,9 +55,10 @@ def _prepare(
 
 
 def pair(
-    p: Any,
-    q: Any,
+    P: Any,
+    Q: Any,
     measure: MeasureLike,
+    /,
     *,
     zero: str = _UNSET,
     epsilon: float = _UNSET,
@@ -72,7 +73,7 @@ def pair(
     """
     m, xp, (P, Q), zero, eps, params, _ = _prepare(
         measure,
-        {"p": p, "q": q},
+        {"P": P, "Q": Q},
         dict(
             zero=zero,
             epsilon=epsilon,
@@ -91,6 +92,7 @@ def cdist(
     XA: Any,
     XB: Any,
     measure: MeasureLike,
+    /,
     *,
     zero: str = _UNSET,
     epsilon: float = _UNSET,
@@ -168,6 +170,7 @@ def cdist(
 def pdist(
     X: Any,
     measure: MeasureLike,
+    /,
     *,
     zero: str = _UNSET,
     epsilon: float = _UNSET,

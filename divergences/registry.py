@@ -42,9 +42,9 @@ class AliasedMeasure:
     def __getattr__(self, attr: str) -> Any:
         return getattr(self.measure, attr)
 
-    def __call__(self, p: Any, q: Any, **options: Any) -> Any:
+    def __call__(self, P: Any, Q: Any, /, **options: Any) -> Any:
         """Evaluate on one pair with the alias's defaults (see :meth:`Measure.__call__`)."""
-        return self.measure(p, q, **{**self.defaults, **options})
+        return self.measure(P, Q, **{**self.defaults, **options})
 
     def __repr__(self) -> str:
         return f"<AliasedMeasure {self.alias} -> {self.measure.name} {self.defaults}>"

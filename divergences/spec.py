@@ -337,12 +337,12 @@ class Measure:
         """Default value of every parameter."""
         return {p.name: p.default for p in self.params}
 
-    def __call__(self, p: Any, q: Any, **options: Any) -> Any:
+    def __call__(self, P: Any, Q: Any, /, **options: Any) -> Any:
         """Evaluate the measure on one pair of 1-D vectors.
 
         Parameters
         ----------
-        p, q : array_like, 1-D
+        P, Q : array_like, 1-D (positional)
             The two vectors (same length).
         **options
             Measure parameters (``p``, ``base``) and the options of
@@ -356,7 +356,7 @@ class Measure:
         """
         from .api import pair
 
-        return pair(p, q, self, **options)
+        return pair(P, Q, self, **options)
 
     def __repr__(self) -> str:
         num = f" #{self.survey_number}" if self.survey_number else ""

@@ -13,6 +13,9 @@ ONEHOT_Q = (0.0, 1.0)
 MIDPOINT = (0.5, 0.5)
 #: P = (1, 0), Q = (1/2, 1/2), R = (0, 1): breaks the triangle inequality of many divergences
 TRIPLE = (ONEHOT_P, MIDPOINT, ONEHOT_Q)
+#: the same with full supports, for divergences that are infinite on TRIPLE's outer pairs
+SPREAD = ((0.1, 0.9), MIDPOINT, (0.9, 0.1))
+SPREAD_WHY = "P = (0.1, 0.9), Q = (1/2, 1/2), R = (0.9, 0.1) break it"
 
 SIMILARITY_TRIANGLE: Claim = never(
     "a similarity is largest for identical inputs: P = R = (1, 0), Q = (0, 1) give "

@@ -12,7 +12,7 @@ from ..spec import (
     max_,
     sum_,
 )
-from ._claims import NONNEG_TERMS, TERMWISE_SYMMETRIC, TRIPLE, ZERO_AT_EQUAL, not_metric
+from ._claims import NONNEG_TERMS, SPREAD, SPREAD_WHY, TERMWISE_SYMMETRIC, ZERO_AT_EQUAL, not_metric
 
 # ((P+Q)/2) ln((P+Q) / (2 sqrt(PQ))) with (P+Q)/(2 sqrt(PQ)) - 1 = (sqrt P - sqrt Q)^2 / (2 sqrt(PQ))
 _TANEJA = "0.5 * (x + y) * log1p(div0(sqrt_diff_sq(x, y), 2 * sqrt(x) * sqrt(y)))"
@@ -38,7 +38,7 @@ MEASURES = [
             symmetric=TERMWISE_SYMMETRIC,
             nonnegative=always("arithmetic mean >= geometric mean in every term"),
             identity=ZERO_AT_EQUAL,
-            **not_metric("P = (1, 0), Q = (1/2, 1/2), R = (0, 1): inf > finite", *TRIPLE),
+            **not_metric(SPREAD_WHY, *SPREAD),
         ),
         bounds=Bounds("0", "inf"),
         aliases=(Alias("philentropy:taneja"),),
@@ -59,7 +59,7 @@ MEASURES = [
             symmetric=TERMWISE_SYMMETRIC,
             nonnegative=NONNEG_TERMS,
             identity=ZERO_AT_EQUAL,
-            **not_metric("P = (1, 0), Q = (1/2, 1/2), R = (0, 1): inf > finite", *TRIPLE),
+            **not_metric(SPREAD_WHY, *SPREAD),
         ),
         bounds=Bounds("0", "inf"),
         aliases=(Alias("philentropy:kumar-johnson"),),

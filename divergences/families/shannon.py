@@ -18,7 +18,15 @@ from ..spec import (
     on_pdf,
     sum_,
 )
-from ._claims import NONNEG_TERMS, TERMWISE_SYMMETRIC, TRIPLE, ZERO_AT_EQUAL, not_metric
+from ._claims import (
+    NONNEG_TERMS,
+    SPREAD,
+    SPREAD_WHY,
+    TERMWISE_SYMMETRIC,
+    TRIPLE,
+    ZERO_AT_EQUAL,
+    not_metric,
+)
 
 _KL = sum_("kl_elem(x, y)")
 _DIFF = sum_("x - y")
@@ -54,7 +62,7 @@ MEASURES = [
                 (1.0,),
             ),
             identity=ZERO_AT_EQUAL,
-            **not_metric("P = (1, 0), Q = (1/2, 1/2), R = (0, 1) break it", *TRIPLE),
+            **not_metric(SPREAD_WHY, *SPREAD),
         ),
         bounds=Bounds("0", "inf"),
         aliases=(
@@ -83,7 +91,7 @@ MEASURES = [
             symmetric=TERMWISE_SYMMETRIC,
             nonnegative=always("(p - q) and ln(p / q) have the same sign"),
             identity=ZERO_AT_EQUAL,
-            **not_metric("P = (1, 0), Q = (1/2, 1/2), R = (0, 1) break it", *TRIPLE),
+            **not_metric(SPREAD_WHY, *SPREAD),
         ),
         bounds=Bounds("0", "inf"),
         aliases=(Alias("j_divergence"), Alias("philentropy:jeffreys")),

@@ -11,7 +11,15 @@ from ..spec import (
     never,
     sum_,
 )
-from ._claims import NONNEG_TERMS, TERMWISE_SYMMETRIC, TRIPLE, ZERO_AT_EQUAL, not_metric
+from ._claims import (
+    NONNEG_TERMS,
+    SPREAD,
+    SPREAD_WHY,
+    TERMWISE_SYMMETRIC,
+    TRIPLE,
+    ZERO_AT_EQUAL,
+    not_metric,
+)
 
 _CHI = sum_("div0((x - y)**2, x + y)")
 _CLARK = sum_("div0(x - y, x + y)**2")
@@ -57,7 +65,7 @@ MEASURES = [
             symmetric=never("divides by Q only", *_ASYM),
             nonnegative=NONNEG_TERMS,
             identity=ZERO_AT_EQUAL,
-            **not_metric(_TRIPLE_WHY, *TRIPLE),
+            **not_metric(SPREAD_WHY, *SPREAD),
         ),
         bounds=Bounds("0", "inf"),
         aliases=(Alias("pearson_chi2"), Alias("pearson_chi_square"), Alias("philentropy:pearson")),
@@ -78,7 +86,7 @@ MEASURES = [
             symmetric=never("divides by P only", *_ASYM),
             nonnegative=NONNEG_TERMS,
             identity=ZERO_AT_EQUAL,
-            **not_metric(_TRIPLE_WHY, *TRIPLE),
+            **not_metric(SPREAD_WHY, *SPREAD),
         ),
         bounds=Bounds("0", "inf"),
         aliases=(Alias("neyman_chi2"), Alias("neyman_chi_square"), Alias("philentropy:neyman")),
@@ -145,7 +153,7 @@ MEASURES = [
             symmetric=TERMWISE_SYMMETRIC,
             nonnegative=NONNEG_TERMS,
             identity=ZERO_AT_EQUAL,
-            **not_metric("twice the square of Clark's metric: " + _TRIPLE_WHY, *TRIPLE),
+            **not_metric("twice the square of Clark's metric: " + SPREAD_WHY, *SPREAD),
         ),
         bounds=Bounds("0", "2 * d"),
         aliases=(Alias("philentropy:divergence"),),
@@ -189,7 +197,7 @@ MEASURES = [
             symmetric=TERMWISE_SYMMETRIC,
             nonnegative=NONNEG_TERMS,
             identity=ZERO_AT_EQUAL,
-            **not_metric(_TRIPLE_WHY, *TRIPLE),
+            **not_metric(SPREAD_WHY, *SPREAD),
         ),
         bounds=Bounds("0", "inf"),
         aliases=(

@@ -5,7 +5,7 @@ rule), since philentropy has no value to match.
 """
 
 from ..spec import Alias, Bounds, Measure, Properties, Relation, Rule, always, sum_
-from ._claims import NONNEG_TERMS, TERMWISE_SYMMETRIC, TRIPLE, ZERO_AT_EQUAL, not_metric
+from ._claims import NONNEG_TERMS, SPREAD, SPREAD_WHY, TERMWISE_SYMMETRIC, ZERO_AT_EQUAL, not_metric
 
 _SQ = "(x - y)**2"
 _INF_ZERO = (
@@ -73,7 +73,7 @@ def _max_min(name: str, title: str, number: int, op: str) -> Measure:
             symmetric=always("the max/min of Neyman and Pearson, which swap under P <-> Q"),
             nonnegative=NONNEG_TERMS,
             identity=ZERO_AT_EQUAL,
-            **not_metric("P = (1, 0), Q = (1/2, 1/2), R = (0, 1) break it", *TRIPLE),
+            **not_metric(SPREAD_WHY, *SPREAD),
         ),
         bounds=Bounds("0", "inf"),
         aliases=(Alias(f"emanon{number - 45}"),),
@@ -90,8 +90,8 @@ MEASURES = [
         r"\sum_i \frac{|P_i - Q_i|}{\min(P_i, Q_i)}",
         "abs(x - y)",
         "min(x, y)",
-        TRIPLE,
-        "P = (1, 0), Q = (1/2, 1/2), R = (0, 1) break it",
+        SPREAD,
+        SPREAD_WHY,
     ),
     _vicis(
         "vicis_symmetric_chi_square_1",
@@ -100,8 +100,8 @@ MEASURES = [
         r"\sum_i \frac{(P_i - Q_i)^2}{\min(P_i, Q_i)^2}",
         _SQ,
         "min(x, y)**2",
-        TRIPLE,
-        "P = (1, 0), Q = (1/2, 1/2), R = (0, 1) break it",
+        SPREAD,
+        SPREAD_WHY,
     ),
     _vicis(
         "vicis_symmetric_chi_square_2",
@@ -110,8 +110,8 @@ MEASURES = [
         r"\sum_i \frac{(P_i - Q_i)^2}{\min(P_i, Q_i)}",
         _SQ,
         "min(x, y)",
-        TRIPLE,
-        "P = (1, 0), Q = (1/2, 1/2), R = (0, 1) break it",
+        SPREAD,
+        SPREAD_WHY,
     ),
     _vicis(
         "vicis_symmetric_chi_square_3",
