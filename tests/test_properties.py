@@ -36,7 +36,6 @@ def matrix(m, X, **params):
 def violations(m, claim_name: str, X: np.ndarray, **params) -> list[str]:
     """Descriptions of every violation of ``claim_name`` among the rows of ``X``."""
     D = matrix(m, X, **params)
-    n = len(X)
     fin = np.where(np.isfinite(D), np.abs(D), 0.0)
     tol = RTOL * (1.0 + fin) + 1e-12
     out: list[str] = []
@@ -234,7 +233,7 @@ def test_bounds_are_attained_or_approached():
     for m in MEASURES:
         if not m.bounds.bounded:
             continue
-        lo, hi = m.bounds.evaluate(4, m.param_defaults())
+        _, hi = m.bounds.evaluate(4, m.param_defaults())
         D = matrix(m, X)
         D = D[~np.isnan(D)]
         assert abs(D.max() - hi) < 1e-9 * max(1, abs(hi)) or m.name in {
@@ -253,7 +252,7 @@ def test_bounds_are_attained_or_approached():
 def test_dimension_dependent_bounds_are_attained(name):
     m = dv.get(name)
     d = 4
-    lo, hi = m.bounds.evaluate(d, m.param_defaults())
+    _, hi = m.bounds.evaluate(d, m.param_defaults())
     if name in ("lorentzian", "gower"):
         P, Q = np.array([0.5, 0.5, 0, 0]), np.array([0, 0, 0.5, 0.5])
     else:  # every coordinate with exactly one zero
@@ -276,7 +275,6 @@ def _relation_namespace():
 @pytest.mark.parametrize(("m", "rel"), RELATIONS, ids=[f"{m.name}={r.expr}" for m, r in RELATIONS])
 def test_relation_holds(m, rel):
     ns = _relation_namespace()
-    rng = np.random.default_rng(5)
     checked = 0
     for X in pdf_pools(1)[:6] + ([] if rel.holds == "pdf" else domain_pools(m, 2)[:6]):
         for P, Q in zip(X[: len(X) // 2], X[len(X) // 2 :]):
