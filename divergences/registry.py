@@ -111,7 +111,7 @@ def get(name: str | Measure | AliasedMeasure) -> Measure | AliasedMeasure:
     >>> dv.get("kl").name
     'kullback_leibler'
     >>> round(dv.get("topsoe")([.5, .5], [.9, .1]), 6)
-    0.200909
+    0.203498
     """
     if isinstance(name, (Measure, AliasedMeasure)):
         return name

@@ -14,6 +14,21 @@ from typing import Any
 LOG1PMX_SERIES_BELOW = 1e-2
 
 
+def _scalar_aware(array_fn: Any, scalar_fn: Any) -> Any:
+    """``array_fn`` on arrays, ``scalar_fn`` on Python numbers (parameters such as ``base``)."""
+
+    def fn(*args: Any) -> Any:
+        if all(isinstance(a, (int, float)) for a in args):
+            return scalar_fn(*args)
+        return array_fn(*args)
+
+    return fn
+
+
+def _scalar_log(v: float) -> float:
+    return math.log(v) if v > 0 else (-math.inf if v == 0 else math.nan)
+
+
 @functools.cache
 def vocabulary(xp: Any) -> dict[str, Any]:
     """The expression vocabulary implemented with namespace ``xp``."""
@@ -66,13 +81,13 @@ def vocabulary(xp: Any) -> dict[str, Any]:
         return t * t
 
     return {
-        "abs": xp.abs,
-        "sqrt": xp.sqrt,
-        "log": xp.log,
-        "log1p": xp.log1p,
-        "exp": xp.exp,
-        "min": xp.minimum,
-        "max": xp.maximum,
+        "abs": _scalar_aware(xp.abs, abs),
+        "sqrt": _scalar_aware(xp.sqrt, math.sqrt),
+        "log": _scalar_aware(xp.log, _scalar_log),
+        "log1p": _scalar_aware(xp.log1p, math.log1p),
+        "exp": _scalar_aware(xp.exp, math.exp),
+        "min": _scalar_aware(xp.minimum, min),
+        "max": _scalar_aware(xp.maximum, max),
         "where": where,
         "div0": div0,
         "nz": nz,

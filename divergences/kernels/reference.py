@@ -11,6 +11,7 @@ import functools
 from collections.abc import Iterator
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
 from ..expr import compile_with
@@ -35,11 +36,16 @@ def _compiled(measure: Measure, zero: str, xp: Any) -> tuple[Any, Any]:
 
 @contextlib.contextmanager
 def _quiet(xp: Any) -> Iterator[None]:
-    if "numpy" in getattr(xp, "__name__", ""):
-        with np.errstate(all="ignore"):
-            yield
-    else:
+    # inf/nan are legitimate results (x/0 = inf); NumPy-backed namespaces must not warn
+    with np.errstate(all="ignore"):
         yield
+
+
+def _array(xp: Any, v: Any, device: Any) -> Any:
+    """``v`` as an array: expressions yield arrays, or Python numbers when constant."""
+    if isinstance(v, (int, float)):
+        return xp.asarray(float(v), dtype=xp.float64, device=device)
+    return v
 
 
 def evaluate_rows(
@@ -73,18 +79,19 @@ def evaluate_rows(
     if m == 0 or n == 0:
         return xp.zeros((m, n), dtype=xp.float64)
     terms, finalize = _compiled(measure, zero, xp)
+    device = array_api_compat.device(XA)
     rows = max(1, BLOCK_ELEMENTS // max(1, n * d))
     B = xp.reshape(XB, (1, n, d))
     blocks = []
     with _quiet(xp):
         for i0 in range(0, m, rows):
-            A = xp.reshape(XA[i0 : i0 + rows, :], (-1, 1, d))
+            A = xp.reshape(XA[i0 : min(i0 + rows, m), :], (-1, 1, d))
             shape = (A.shape[0], n, d)
             accs = {}
             for name, (reduce, term) in terms.items():
                 t = term(x=A, y=B, eps=eps, **params)
-                t = xp.broadcast_to(xp.asarray(t, dtype=xp.float64), shape)
+                t = xp.broadcast_to(_array(xp, t, device), shape)
                 accs[name] = getattr(xp, _REDUCERS[reduce])(t, axis=-1)
             val = finalize(d=float(d), eps=eps, **params, **accs)
-            blocks.append(xp.broadcast_to(xp.asarray(val, dtype=xp.float64), shape[:2]))
+            blocks.append(xp.broadcast_to(_array(xp, val, device), shape[:2]))
     return blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
