@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import array_api_compat
 import numpy as np
 
 from .kernels.reference import evaluate_rows
@@ -11,7 +12,7 @@ from .registry import AliasedMeasure, resolve
 from .spec import Measure
 from .validation import InputError, check_array, check_options, namespace
 
-BACKENDS = ("auto", "numpy")
+BACKENDS = ("auto", "numpy", "numba")
 _UNSET: Any = object()
 
 MeasureLike = str | Measure | AliasedMeasure
@@ -41,9 +42,17 @@ def _prepare(
         )
     zero, eps, params = check_options(m, zero, epsilon, opts)
     xp, raw = namespace(*arrays.values())
+    backend = _choose_backend(m, backend, xp, single_pair=ndims == (1,))
     checked = [
         check_array(
-            a, xp, measure=m, arg=arg, check_finite=check_finite, normalize=normalize, ndims=ndims
+            a,
+            xp,
+            measure=m,
+            arg=arg,
+            check_finite=check_finite,
+            normalize=normalize,
+            ndims=ndims,
+            keep_float32=backend == "numba",
         )
         for arg, a in zip(arrays, raw, strict=True)
     ]
@@ -52,6 +61,31 @@ def _prepare(
         detail = " but ".join(f"{arg} has {k}" for arg, k in d.items())
         raise InputError(f"{m.name}: feature counts differ: {detail} columns")
     return m, xp, checked, zero, eps, params, backend
+
+
+def _numba_available() -> bool:
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _choose_backend(m: Measure, backend: str, xp: Any, *, single_pair: bool) -> str:
+    """``numba`` for NumPy batches, the ``numpy`` reference otherwise (and for single pairs,
+    which need no compilation); an explicit ``numba`` needs NumPy arrays."""
+    is_numpy = array_api_compat.is_numpy_namespace(xp)
+    if backend == "auto":
+        return "numba" if is_numpy and not single_pair and _numba_available() else "numpy"
+    if backend == "numba":
+        if not is_numpy:
+            raise InputError(
+                f"{m.name}: backend='numba' computes on NumPy arrays; these are "
+                f"{xp.__name__} arrays (use backend='auto' or 'numpy')"
+            )
+        if not _numba_available():
+            raise InputError(f"{m.name}: backend='numba' needs numba, which is not installed")
+    return backend
 
 
 def pair(
@@ -69,9 +103,10 @@ def pair(
 ) -> Any:
     """The measure's value for one pair of 1-D vectors (see :func:`cdist` for options).
 
-    Returns a Python float for NumPy input and a 0-d array for other array types.
+    With ``backend="auto"`` a single pair uses the reference implementation (nothing to
+    compile). Returns a Python float for NumPy input and a 0-d array for other array types.
     """
-    m, xp, (P, Q), zero, eps, params, _ = _prepare(
+    m, xp, (P, Q), zero, eps, params, backend = _prepare(
         measure,
         {"P": P, "Q": Q},
         dict(
@@ -84,7 +119,12 @@ def pair(
         ),
         ndims=(1,),
     )
-    out = evaluate_rows(m, P, Q, zero=zero, eps=eps, params=params, xp=xp)[0, 0]
+    if backend == "numba":
+        from .kernels import numba_cpu
+
+        out = numba_cpu.cdist(m, P, Q, zero=zero, eps=eps, params=params)[0, 0]
+    else:
+        out = evaluate_rows(m, P, Q, zero=zero, eps=eps, params=params, xp=xp)[0, 0]
     return float(out) if isinstance(out, (np.ndarray, np.generic)) else out
 
 
@@ -123,9 +163,11 @@ def cdist(
         ever normalised silently.
     check_finite : bool, default True
         Reject NaN and inf in the inputs.
-    backend : {"auto", "numpy"}, default "auto"
-        ``numpy`` is the array-API reference implementation (it also runs CuPy and
-        torch arrays, keeping autograd).
+    backend : {"auto", "numba", "numpy"}, default "auto"
+        ``numba``: parallel compiled kernels generated from the definition (NumPy input;
+        float32 input is read as float32 and accumulated in float64). ``numpy``: the
+        array-API reference implementation, which also runs CuPy and torch arrays
+        (keeping autograd). ``auto`` takes ``numba`` for NumPy arrays, else ``numpy``.
     **params
         Measure parameters: ``p`` (Minkowski order), ``base`` (log base of log
         measures; e by default).
@@ -151,7 +193,7 @@ def cdist(
     array([[0. , 0.6],
            [0.6, 0. ]])
     """
-    m, xp, (A, B), zero, eps, params, _ = _prepare(
+    m, xp, (A, B), zero, eps, params, backend = _prepare(
         measure,
         {"XA": XA, "XB": XB},
         dict(
@@ -164,6 +206,10 @@ def cdist(
         ),
         ndims=(1, 2),
     )
+    if backend == "numba":
+        from .kernels import numba_cpu
+
+        return numba_cpu.cdist(m, A, B, zero=zero, eps=eps, params=params)
     return evaluate_rows(m, A, B, zero=zero, eps=eps, params=params, xp=xp)
 
 
@@ -197,7 +243,7 @@ def pdist(
     >>> dv.pdist([[1, 0], [0, 1], [0.5, 0.5]], "manhattan")
     array([2., 1., 1.])
     """
-    m, xp, (A,), zero, eps, params, _ = _prepare(
+    m, xp, (A,), zero, eps, params, backend = _prepare(
         measure,
         {"X": X},
         dict(
@@ -210,11 +256,16 @@ def pdist(
         ),
         ndims=(2,),
     )
-    if not m.symmetric:
+    if not m.is_symmetric(zero):
+        mode = "" if m.symmetric else f" (with zero={zero!r})"
         raise InputError(
-            f"{m.name} is not symmetric, so a condensed matrix would lose half of it; "
+            f"{m.name} is not symmetric{mode}, so a condensed matrix would lose half of it; "
             f"use cdist(X, X, {m.name!r}) for the full matrix"
         )
+    if backend == "numba":
+        from .kernels import numba_cpu
+
+        return numba_cpu.pdist(m, A, zero=zero, eps=eps, params=params)
     n = A.shape[0]
     D = evaluate_rows(m, A, A, zero=zero, eps=eps, params=params, xp=xp)
     iu = np.flatnonzero(np.triu(np.ones((n, n), dtype=bool), k=1))
@@ -224,6 +275,4 @@ def pdist(
 
 def array_device(a: Any) -> Any:
     """The device of array ``a`` (array-API)."""
-    import array_api_compat
-
     return array_api_compat.device(a)

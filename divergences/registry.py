@@ -40,7 +40,12 @@ class AliasedMeasure:
         self.defaults = dict(defaults)
 
     def __getattr__(self, attr: str) -> Any:
+        if attr == "measure" or attr.startswith("__"):
+            raise AttributeError(attr)
         return getattr(self.measure, attr)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (AliasedMeasure, (self.measure, self.alias, self.defaults))
 
     def __call__(self, P: Any, Q: Any, /, **options: Any) -> Any:
         """Evaluate on one pair with the alias's defaults (see :meth:`Measure.__call__`)."""

@@ -23,6 +23,7 @@ accumulator names
 
 from __future__ import annotations
 
+import copyreg
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -147,10 +148,16 @@ def min_(term: str) -> Acc:
 
 @dataclass(frozen=True)
 class Rule:
-    """Accumulators and finalize expression of one zero mode."""
+    """Accumulators and finalize expression of one zero mode.
+
+    ``symmetric=False`` marks a rule that breaks the measure's symmetry (philentropy's
+    epsilon rule for Jeffreys substitutes epsilon differently for P and Q); ``None``
+    follows the measure's symmetric claim.
+    """
 
     accumulators: dict[str, Acc]
     finalize: str
+    symmetric: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -327,6 +334,11 @@ class Measure:
         """Whether ``zero="epsilon"`` differs from the strict rules."""
         return self.epsilon is not None
 
+    def is_symmetric(self, zero: str = "strict") -> bool:
+        """Whether f(P, Q) = f(Q, P) on every input in zero mode ``zero``."""
+        rule = self.rule(zero)
+        return self.symmetric if rule.symmetric is None else rule.symmetric
+
     def rule(self, zero: str) -> Rule:
         """The accumulators and finalize of zero mode ``zero``."""
         if zero == "epsilon" and self.epsilon is not None:
@@ -357,6 +369,18 @@ class Measure:
         from .api import pair
 
         return pair(P, Q, self, **options)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # a registered measure unpickles as the registered object (caches stay warm in
+        # worker processes); others as a copy
+        from . import registry
+
+        try:
+            if registry.get(self.name) is self:
+                return (registry.get, (self.name,))
+        except LookupError:
+            pass
+        return (copyreg.__newobj__, (type(self),), dict(self.__dict__))
 
     def __repr__(self) -> str:
         num = f" #{self.survey_number}" if self.survey_number else ""

@@ -94,7 +94,7 @@ MEASURES = [
         survey_number=26,
         kind="dissimilarity",
         domain="nonnegative",
-        latex=r"\sqrt{2 \sum_i (\sqrt{P_i} - \sqrt{Q_i})^2} = 2 \sqrt{1 - \sum_i \sqrt{P_i Q_i}}",
+        latex=r"\sqrt{2 \sum_i (\sqrt{P_i} - \sqrt{Q_i})^2} \;(= 2 \sqrt{1 - \sum_i \sqrt{P_i Q_i}} \text{ on pdfs})",
         strict=Rule({"h": _H}, "sqrt(2 * h)"),
         properties=Properties(
             symmetric=TERMWISE_SYMMETRIC,
@@ -120,7 +120,7 @@ MEASURES = [
         survey_number=27,
         kind="dissimilarity",
         domain="nonnegative",
-        latex=r"\sqrt{\sum_i (\sqrt{P_i} - \sqrt{Q_i})^2} = \sqrt{2 - 2 \sum_i \sqrt{P_i Q_i}}",
+        latex=r"\sqrt{\sum_i (\sqrt{P_i} - \sqrt{Q_i})^2} \;(= \sqrt{2 - 2 \sum_i \sqrt{P_i Q_i}} \text{ on pdfs})",
         strict=Rule({"h": _H}, "sqrt(h)"),
         properties=Properties(
             symmetric=TERMWISE_SYMMETRIC,

@@ -167,5 +167,7 @@ MEASURES = [
         ),
         bounds=Bounds("0", "d * log1p(2 / d) / log(base)"),
         aliases=(Alias("philentropy:lorentzian"),),
+        notes="The upper bound d ln(1 + 2/d) spreads |P - Q| evenly over all coordinates; it "
+        "is attained for even d and is an upper bound for odd d.",
     ),
 ]

@@ -85,7 +85,11 @@ MEASURES = [
         domain="nonnegative",
         latex=r"\sum_i (P_i - Q_i) \ln \frac{P_i}{Q_i}",
         strict=Rule({"t": _JEFFREYS}, "t / log(base)"),
-        epsilon=Rule({"t": sum_("(x - y) * log(nz(x / nz(y, eps), eps))")}, "t / log(base)"),
+        epsilon=Rule(
+            {"t": sum_("(x - y) * log(nz(x / nz(y, eps), eps))")},
+            "t / log(base)",
+            symmetric=False,
+        ),
         params=(BASE,),
         properties=Properties(
             symmetric=TERMWISE_SYMMETRIC,
@@ -97,7 +101,7 @@ MEASURES = [
         aliases=(Alias("j_divergence"), Alias("philentropy:jeffreys")),
         relations=(Relation("kullback_leibler(P, Q) + kullback_leibler(Q, P)"),),
         zeros="exactly one of P_i, Q_i zero gives inf; zero='epsilon' substitutes epsilon "
-        "for a zero Q_i and for a zero ratio (philentropy)",
+        "for a zero Q_i and for a zero ratio (philentropy), which is no longer symmetric",
     ),
     Measure(
         name="k_divergence",

@@ -1,0 +1,472 @@
+"""The ``divergences`` command: list, show and compute measures, render the catalog.
+
+``divergences list``, ``divergences show NAME``, ``divergences compute NAME A B``
+and ``divergences catalog``; ``divergences SUBCOMMAND --help`` explains each.
+Every error prints one line, ``divergences: error: ...``, to stderr and exits
+with status 2 (``catalog --check`` exits 1 on a stale file).
+
+Only the standard library is imported here; NumPy and the measure definitions
+load when a subcommand needs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import textwrap
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+PROG = "divergences"
+
+#: The pair ``divergences show`` evaluates every measure on.
+EXAMPLE_P = (0.1, 0.2, 0.3, 0.4)
+EXAMPLE_Q = (0.4, 0.3, 0.2, 0.1)
+
+#: ``divergences compute NAME --example``: four histograms of counts over six bins.
+EXAMPLE_LABELS = ("flat", "rising", "falling", "gapped")
+EXAMPLE_COUNTS = (
+    (10, 10, 10, 10, 10, 10),
+    (2, 4, 8, 12, 16, 18),
+    (18, 16, 12, 8, 4, 2),
+    (15, 15, 0, 0, 15, 15),
+)
+
+_READERS = {".npy": None, ".csv": ",", ".tsv": "\t"}
+_CLAIM_FILTERS = ("symmetric", "metric", "triangle")
+
+
+class CommandError(Exception):
+    """A user error of the command line: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors become one-line :class:`CommandError`."""
+
+    def error(self, message: str) -> NoReturn:
+        raise CommandError(f"{message} (see `{self.prog} --help`)")
+
+
+class _IntermixedParser(_Parser):
+    """Options and positionals in any order (``compute kl -o D.npy A.npy B.npy``)."""
+
+    _inside = False
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:
+        # argparse's subparser action calls parse_known_args; route it through the
+        # intermixed parser, which itself calls parse_known_args (hence the guard)
+        if self._inside:
+            return super().parse_known_args(args, namespace)
+        self._inside = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inside = False
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _fail(message: str) -> int:
+    print(f"{PROG}: error: {_one_line(message)}", file=sys.stderr)
+    return 2
+
+
+# -- list -------------------------------------------------------------------
+def _cmd_list(args: argparse.Namespace) -> int:
+    import json
+
+    from . import catalog
+    from .registry import select
+
+    filters: dict[str, Any] = {
+        k: getattr(args, k)
+        for k in (*_CLAIM_FILTERS, "family", "kind", "domain", "bounded")
+        if getattr(args, k) is not None
+    }
+    selected = select(**filters)
+    if args.json:
+        print(json.dumps([catalog.measure_record(m) for m in selected], indent=2))
+        return 0
+    if not selected:
+        print("no measure matches these filters", file=sys.stderr)
+        return 0
+    header = ("no.", "name", "kind", "symmetric", "metric", "family")
+    rows = [
+        (
+            catalog.number_text(m),
+            m.name,
+            m.kind,
+            m.properties.symmetric.holds,
+            m.properties.metric.holds,
+            m.family,
+        )
+        for m in selected
+    ]
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    for r in (header, *rows):
+        line = "  ".join(
+            c.rjust(w) if i == 0 else c.ljust(w)
+            for i, (c, w) in enumerate(zip(r, widths, strict=True))
+        )
+        print(line.rstrip())
+    return 0
+
+
+# -- show -------------------------------------------------------------------
+def _wrap(label: str, text: str, width: int = 16) -> str:
+    """``label`` and ``text`` wrapped at 100 columns, never inside parentheses."""
+    import re
+
+    keep = re.sub(r"\([^()]*\)", lambda g: g.group().replace(" ", "\xa0"), _one_line(text))
+    wrapped = textwrap.fill(
+        keep,
+        width=100,
+        initial_indent=f"  {label:<{width}}",
+        subsequent_indent=" " * (width + 2),
+        break_on_hyphens=False,
+        break_long_words=False,
+    )
+    return wrapped.replace("\xa0", " ")
+
+
+def _cmd_show(args: argparse.Namespace) -> int:
+    import re
+
+    from . import catalog
+    from .registry import AliasedMeasure, get, measures
+    from .spec import FAMILIES
+
+    found = get(args.name)
+    m = found.measure if isinstance(found, AliasedMeasure) else found
+    out = [m.title, ""]
+    asked = "" if args.name == m.name else f" (asked as {args.name!r})"
+    out.append(_wrap("name", m.name + asked))
+    if isinstance(found, AliasedMeasure):
+        out.append(
+            _wrap(
+                "alias implies",
+                f"{catalog.fmt_options(found.defaults)} (calls through {found.alias!r} use it)",
+            )
+        )
+    number = (
+        f"{m.survey_number} (Cha 2007)"
+        if m.survey_number is not None
+        else "extra (not a row of the survey)"
+    )
+    out.append(_wrap("survey number", number))
+    out.append(_wrap("family", f"{FAMILIES[m.family]} ({m.family})"))
+    closer = "larger is closer" if m.kind == "similarity" else "smaller is closer"
+    out.append(_wrap("kind", f"{m.kind} ({closer})"))
+    domain = "any finite reals" if m.domain == "real" else "finite, >= 0"
+    out.append(_wrap("domain", f"{m.domain} ({domain})"))
+    out.append(_wrap("formula", m.latex))
+    params = "; ".join(catalog.fmt_param(p) for p in m.params) or "none"
+    out.append(_wrap("parameters", params))
+    implied = catalog.alias_defaults(m)
+    aliases = ", ".join(
+        a + (f" ({catalog.fmt_options(implied[a])})" if a in implied else "") for a in m.alias_names
+    )
+    out.append(_wrap("aliases", aliases or "none"))
+    out.append(_wrap("bounds on pdfs", f"[{m.bounds.low}, {m.bounds.high}]"))
+    out += ["", "Properties"]
+    out += [_wrap(name, catalog.fmt_claim(claim), width=13) for name, claim in m.properties.items()]
+    out += ["", "Relations"]
+    mentioned = re.compile(rf"\b{m.name}\(")
+    related = [(m, r) for r in m.relations] + [
+        (other, r)
+        for other in measures()
+        if other is not m
+        for r in other.relations
+        if mentioned.search(r.expr)
+    ]
+    for other, r in related:
+        where = "all inputs" if r.holds == "always" else "on pdfs"
+        out.append(_wrap("", f"{other.name}(P, Q) = {r.expr}  ({where})", width=0))
+    if not related:
+        out.append("  none recorded")
+    out += ["", "Zero behaviour", _wrap("", catalog.zero_text(m), width=0)]
+    if m.notes:
+        out += ["", "Notes", _wrap("", m.notes, width=0)]
+    value = found(list(EXAMPLE_P), list(EXAMPLE_Q))
+    out += [
+        "",
+        "Example",
+        f"  P = {EXAMPLE_P}",
+        f"  Q = {EXAMPLE_Q}",
+        f"  divergences.get({args.name!r})(P, Q) = {float(value)!r}",
+    ]
+    print("\n".join(out))
+    return 0
+
+
+# -- compute ----------------------------------------------------------------
+def _suffix(path: str) -> str:
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in _READERS:
+        raise CommandError(
+            f"{path}: unsupported file type {ext or '(none)'!r}; use .npy, .csv or .tsv"
+        )
+    return ext
+
+
+def _read(path: str) -> Any:
+    import warnings
+
+    import numpy as np
+
+    ext = _suffix(path)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if ext == ".npy":
+                data = np.load(path, allow_pickle=False)
+            else:
+                data = np.loadtxt(path, delimiter=_READERS[ext], ndmin=2, dtype=np.float64)
+    except (OSError, ValueError, EOFError) as e:
+        raise CommandError(f"cannot read {path}: {_one_line(str(e))}") from None
+    if not isinstance(data, np.ndarray):
+        raise CommandError(f"cannot read {path}: not a single array")
+    if data.size == 0:
+        raise CommandError(f"{path} holds no numbers")
+    return data
+
+
+def _format_value(v: float) -> str:
+    return repr(float(v))
+
+
+def _matrix_lines(D: Any, sep: str | None = None) -> list[str]:
+    """Rows of ``D`` with exact (shortest round-trip) numbers; aligned when ``sep`` is None."""
+    cells = [[_format_value(v) for v in row] for row in D]
+    if sep is not None:
+        return [sep.join(row) for row in cells]
+    width = max((len(c) for row in cells for c in row), default=0)
+    return ["  ".join(c.rjust(width) for c in row) for row in cells]
+
+
+def _write(path: str, D: Any) -> None:
+    import numpy as np
+
+    ext = _suffix(path)
+    try:
+        if ext == ".npy":
+            np.save(path, D)
+        else:
+            with open(path, "w", encoding="utf-8", newline="\n") as f:
+                f.write("\n".join(_matrix_lines(D, _READERS[ext])) + "\n")
+    except OSError as e:
+        raise CommandError(f"cannot write {path}: {_one_line(str(e))}") from None
+
+
+def _compute_options(args: argparse.Namespace) -> dict[str, Any]:
+    opts = {k: getattr(args, k) for k in ("zero", "epsilon", "base", "p", "backend")}
+    opts = {k: v for k, v in opts.items() if v is not None}
+    if args.normalize:
+        opts["normalize"] = True
+    return opts
+
+
+def _cmd_compute(args: argparse.Namespace) -> int:
+    from .api import cdist
+    from .registry import get
+
+    get(args.name)  # unknown names fail before any file is read
+    opts = _compute_options(args)
+    if args.output is not None:
+        _suffix(args.output)
+    if args.example:
+        if args.A is not None or args.B is not None:
+            raise CommandError("compute --example takes no input files")
+        return _example(args.name, opts, args.output)
+    if args.A is None:
+        raise CommandError("compute needs input files A and B (or --example)")
+    XA = _read(args.A)
+    XB = XA if args.B is None else _read(args.B)
+    D = cdist(XA, XB, args.name, **opts)
+    if args.output is None:
+        print("\n".join(_matrix_lines(D)))
+    else:
+        _write(args.output, D)
+        print(f"wrote {args.output}: {D.shape[0]} x {D.shape[1]} values of {args.name}")
+    return 0
+
+
+def _example(name: str, opts: dict[str, Any], output: str | None) -> int:
+    import numpy as np
+
+    from .api import cdist
+    from .registry import AliasedMeasure, get
+
+    found = get(name)
+    m = found.measure if isinstance(found, AliasedMeasure) else found
+    opts = {**opts, "normalize": True}
+    X = np.array(EXAMPLE_COUNTS, dtype=np.float64)
+    D = cdist(X, X, name, **opts)
+    lw = max(len(s) for s in EXAMPLE_LABELS)
+    nbins = X.shape[1]
+    number = "" if m.survey_number is None else f", survey #{m.survey_number}"
+    out = [
+        f"{m.name} ({m.title}{number}, {m.kind}) on 4 example histograms",
+        f"(counts over {nbins} bins; normalize=True divides each row by its sum):",
+        "",
+    ]
+    cw = max(len(str(int(c))) for row in EXAMPLE_COUNTS for c in row)
+    for label, row in zip(EXAMPLE_LABELS, EXAMPLE_COUNTS, strict=True):
+        out.append(f"  {label:<{lw}}  " + " ".join(str(c).rjust(cw) for c in row))
+    call = ", ".join([f"X, X, {name!r}", *(f"{k}={v!r}" for k, v in opts.items())])
+    out += ["", f"divergences.cdist({call}):", ""]
+    cells = [[f"{v:.6g}" for v in row] for row in D]
+    vw = max(lw, *(len(c) for row in cells for c in row))
+    out.append("  " + " " * lw + "  " + "  ".join(s.rjust(vw) for s in EXAMPLE_LABELS))
+    for label, row in zip(EXAMPLE_LABELS, cells, strict=True):
+        out.append(f"  {label:<{lw}}  " + "  ".join(c.rjust(vw) for c in row))
+    if m.kind == "similarity":
+        out += ["", "(a similarity: larger is closer)"]
+    if not m.symmetric:
+        out += ["", "(not symmetric: row i, column j is f(row i, row j))"]
+    print("\n".join(out))
+    if output is not None:
+        _write(output, D)
+        print(f"wrote {output}")
+    return 0
+
+
+# -- catalog ----------------------------------------------------------------
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    from . import catalog
+    from .registry import measures
+
+    path = args.output
+    if args.check:
+        if catalog.check(path):
+            print(f"{path} is up to date ({len(measures())} measures)")
+            return 0
+        state = "stale" if os.path.exists(path) else "missing"
+        print(
+            f"{PROG}: error: {path} is {state}; run `{PROG} catalog --output {path}` to "
+            "regenerate it",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        catalog.write(path)
+    except OSError as e:
+        raise CommandError(f"cannot write {path}: {_one_line(str(e))}") from None
+    print(f"wrote {path} ({len(measures())} measures)")
+    return 0
+
+
+# -- parser -----------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``divergences`` command.
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        Its ``error`` raises :class:`CommandError` instead of exiting.
+    """
+    from . import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description="Every distance, similarity and divergence of Cha's 2007 survey.",
+        epilog=f"example: {PROG} show kl && {PROG} compute jensen_shannon --example",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", required=True, parser_class=_IntermixedParser
+    )
+
+    p = sub.add_parser("list", help="list measures, optionally filtered by their properties")
+    for claim in _CLAIM_FILTERS:
+        p.add_argument(
+            f"--{claim}",
+            nargs="?",
+            const=True,
+            default=None,
+            choices=("always", "pdf", "never"),
+            metavar="HOLDS",
+            help=f"only {claim} measures (on pdfs at least); or exactly always|pdf|never",
+        )
+    p.add_argument("--family", metavar="NAME", help="family key or title, e.g. shannon")
+    p.add_argument("--kind", choices=("similarity", "dissimilarity"))
+    p.add_argument("--domain", choices=("real", "nonnegative"))
+    bounded = p.add_mutually_exclusive_group()
+    bounded.add_argument(
+        "--bounded", action="store_const", const=True, help="finite upper bound on pdfs"
+    )
+    bounded.add_argument(
+        "--unbounded", dest="bounded", action="store_const", const=False, help="no finite bound"
+    )
+    p.add_argument("--json", action="store_true", help="every field of every selected measure")
+    p.set_defaults(handler=_cmd_list)
+
+    p = sub.add_parser("show", help="everything about one measure, with an example value")
+    p.add_argument("name", metavar="NAME", help="name, alias or survey number")
+    p.set_defaults(handler=_cmd_show)
+
+    p = sub.add_parser(
+        "compute",
+        help="the measure between every row of A and every row of B",
+        description="Reads .npy, .csv or .tsv files (rows are vectors) and writes the m x n "
+        "matrix D[i, j] = measure(A[i], B[j]) to OUT (.npy, .csv or .tsv) or prints it.",
+    )
+    p.add_argument("name", metavar="NAME", help="name, alias or survey number")
+    p.add_argument("A", nargs="?", help="rows of P (.npy, .csv or .tsv)")
+    p.add_argument("B", nargs="?", help="rows of Q (default: A)")
+    p.add_argument("-o", "--output", metavar="OUT", help="write the matrix here (.npy/.csv/.tsv)")
+    p.add_argument("--example", action="store_true", help="run on 4 embedded histograms")
+    p.add_argument("--zero", choices=("strict", "epsilon"), help="zero mode (default strict)")
+    p.add_argument("--epsilon", type=float, help="stand-in for zero of --zero epsilon (1e-5)")
+    p.add_argument("--base", type=float, help="logarithm base of log measures (default e)")
+    p.add_argument("-p", "--p", type=float, dest="p", help="Minkowski order (default 2)")
+    p.add_argument("--normalize", action="store_true", help="divide each row by its sum first")
+    p.add_argument("--backend", metavar="NAME", help="auto (default), numba or numpy")
+    p.set_defaults(handler=_cmd_compute)
+
+    p = sub.add_parser("catalog", help="write CATALOG.md, or check that it is up to date")
+    p.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
+    p.add_argument("--output", default="CATALOG.md", metavar="PATH", help="default CATALOG.md")
+    p.set_defaults(handler=_cmd_catalog)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``divergences`` command.
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (``sys.argv[1:]`` by default).
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 1 for a stale catalog under ``catalog --check``,
+        2 for every error (reported as one line on stderr).
+    """
+    try:
+        args = build_parser().parse_args(argv)
+        return int(args.handler(args))
+    except SystemExit as e:  # --help, --version
+        return e.code if isinstance(e.code, int) else 0
+    except CommandError as e:
+        return _fail(str(e))
+    except BrokenPipeError:  # output piped into `head`: stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except (ValueError, LookupError, OSError) as e:  # InputError, UnknownMeasureError, ...
+        return _fail(str(e))
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        return _fail(f"unexpected {type(e).__name__}: {e} (please report this)")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
