@@ -41,7 +41,7 @@ def _prepare(
             f"{m.name}: backend={backend!r} is not available (available: {', '.join(BACKENDS)})"
         )
     zero, eps, params = check_options(m, zero, epsilon, opts)
-    xp, raw = namespace(*arrays.values())
+    xp, raw = namespace(arrays, measure=m.name)
     backend = _choose_backend(m, backend, xp, single_pair=ndims == (1,))
     checked = [
         check_array(
@@ -257,7 +257,7 @@ def pdist(
         ndims=(2,),
     )
     if not m.is_symmetric(zero):
-        mode = "" if m.symmetric else f" (with zero={zero!r})"
+        mode = f" (with zero={zero!r})" if m.symmetric else ""
         raise InputError(
             f"{m.name} is not symmetric{mode}, so a condensed matrix would lose half of it; "
             f"use cdist(X, X, {m.name!r}) for the full matrix"

@@ -22,25 +22,31 @@ class InputError(ValueError):
 ZERO_MODES = ("strict", "epsilon")
 
 
-def namespace(*arrays: Any) -> tuple[Any, list[Any]]:
-    """Array namespace of the inputs; non-arrays (lists, tuples) become NumPy arrays."""
-    out = [a if array_api_compat.is_array_api_obj(a) else _as_numpy(a) for a in arrays]
+def namespace(arrays: dict[str, Any], *, measure: str) -> tuple[Any, list[Any]]:
+    """Array namespace of the named inputs; non-arrays (lists, tuples) become NumPy arrays."""
+    out = [
+        a if array_api_compat.is_array_api_obj(a) else _as_numpy(a, measure, arg)
+        for arg, a in arrays.items()
+    ]
     try:
         xp = array_api_compat.array_namespace(*out)
     except TypeError:
-        kinds = ", ".join(type(a).__module__.split(".")[0] + "." + type(a).__name__ for a in out)
+        kinds = ", ".join(
+            f"{arg} is {type(a).__module__.split('.')[0]}.{type(a).__name__}"
+            for arg, a in zip(arrays, out, strict=True)
+        )
         raise InputError(
-            f"inputs are arrays of different libraries ({kinds}); pass all of one kind "
-            "(convert explicitly, nothing is copied between devices behind your back)"
+            f"{measure}: inputs are arrays of different libraries ({kinds}); pass all of "
+            "one kind (convert explicitly, nothing is copied between devices behind your back)"
         ) from None
     return xp, out
 
 
-def _as_numpy(a: Any) -> np.ndarray:
+def _as_numpy(a: Any, measure: str, arg: str) -> np.ndarray:
     try:
         return np.asarray(a)
     except (TypeError, ValueError) as e:
-        raise InputError(f"cannot read input as a numeric array: {e}") from None
+        raise InputError(f"{measure}: cannot read {arg} as a numeric array: {e}") from None
 
 
 def _first(xp: Any, mask: Any) -> tuple[int, ...]:

@@ -11,7 +11,7 @@ import math
 from typing import Any
 
 # |r| below this uses the series of log1p(r) - r (see log1pmx)
-LOG1PMX_SERIES_BELOW = 1e-2
+LOG1PMX_SERIES_BELOW = 0.1
 
 
 def _scalar_aware(array_fn: Any, scalar_fn: Any) -> Any:
@@ -23,6 +23,14 @@ def _scalar_aware(array_fn: Any, scalar_fn: Any) -> Any:
         return array_fn(*args)
 
     return fn
+
+
+def _atanh_tail(u2: Any) -> Any:
+    """1/3 + u2/5 + u2^2/7 + ... + u2^6/15: atanh(u) = u + u^3 * _atanh_tail(u^2) + O(u^17)."""
+    acc = 1.0 / 15.0
+    for k in (13, 11, 9, 7, 5, 3):
+        acc = 1.0 / k + u2 * acc
+    return acc
 
 
 def _scalar_log(v: float) -> float:
@@ -45,14 +53,12 @@ def vocabulary(xp: Any) -> dict[str, Any]:
 
     def log1pmx(r: Any) -> Any:
         # log1p(r) = 2 atanh(u), u = r / (2 + r), so
-        # log1p(r) - r = -r^2 / (2 + r) + 2 (u^3/3 + u^5/5 + u^7/7 + u^9/9 + ...)
+        # log1p(r) - r = -r^2 / (2 + r) + 2 (u^3/3 + u^5/5 + ... + u^15/15 + ...)
         small = xp.abs(r) < LOG1PMX_SERIES_BELOW
         rs = where(small, r, 0.0)
         u = rs / (2.0 + rs)
         u2 = u * u
-        series = -rs * rs / (2.0 + rs) + 2.0 * u * u2 * (
-            1.0 / 3.0 + u2 * (1.0 / 5.0 + u2 * (1.0 / 7.0 + u2 / 9.0))
-        )
+        series = -rs * rs / (2.0 + rs) + 2.0 * u * u2 * _atanh_tail(u2)
         rd = where(small, 1.0, r)
         return where(small, series, xp.log1p(rd) - rd)
 
@@ -62,23 +68,28 @@ def vocabulary(xp: Any) -> dict[str, Any]:
         ok = (r > 0) & (r < math.inf)
         return where(ok, xp.log(where(ok, r, 1.0)), xp.log(a) - xp.log(b))
 
-    def kl_core(a: Any, diff: Any, far: Any) -> Any:
+    def infinite(a: Any, b: Any, t: Any) -> Any:
+        # limits where exactly one argument is infinite (reachable with check_finite=False)
+        one_inf = (xp.isinf(a) != xp.isinf(b)) & ~xp.isnan(a) & ~xp.isnan(b)
+        return where(one_inf, math.inf, t)
+
+    def kl_core(a: Any, b: Any, diff: Any, far: Any) -> Any:
         # a * log(a / c) - a + c with c = a + diff, given far = a * log(a / c) + diff
         near = xp.abs(diff) <= 0.5 * a
         r = where(near, diff / where(near, a, 1.0), 0.0)
         t = where(near, -a * log1pmx(r), far)
-        return where(a == 0, diff, t)
+        return infinite(a, b, where(a == 0, diff, t))
 
     def kl_elem(a: Any, b: Any) -> Any:
-        return kl_core(a, b - a, a * log_ratio(a, b) + (b - a))
+        return kl_core(a, b, b - a, a * log_ratio(a, b) + (b - a))
 
     def kl_mid(a: Any, b: Any) -> Any:
         half = 0.5 * (b - a)
-        return kl_core(a, half, a * log_ratio(2.0 * a, a + b) + half)
+        return kl_core(a, b, half, a * log_ratio(2.0 * a, a + b) + half)
 
     def sqrt_diff_sq(a: Any, b: Any) -> Any:
         t = div0(a - b, xp.sqrt(a) + xp.sqrt(b))
-        return t * t
+        return infinite(a, b, t * t)
 
     return {
         "abs": _scalar_aware(xp.abs, abs),

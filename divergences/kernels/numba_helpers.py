@@ -39,9 +39,14 @@ def log1pmx(r: float) -> float:
     if abs(r) < LOG1PMX_SERIES_BELOW:
         u = r / (2.0 + r)
         u2 = u * u
-        return -r * r / (2.0 + r) + 2.0 * u * u2 * (
-            1.0 / 3.0 + u2 * (1.0 / 5.0 + u2 * (1.0 / 7.0 + u2 / 9.0))
-        )
+        tail = 1.0 / 15.0
+        tail = 1.0 / 13.0 + u2 * tail
+        tail = 1.0 / 11.0 + u2 * tail
+        tail = 1.0 / 9.0 + u2 * tail
+        tail = 1.0 / 7.0 + u2 * tail
+        tail = 1.0 / 5.0 + u2 * tail
+        tail = 1.0 / 3.0 + u2 * tail
+        return -r * r / (2.0 + r) + 2.0 * u * u2 * tail
     return math.log1p(r) - r
 
 
@@ -54,8 +59,15 @@ def _log_ratio(a: float, b: float) -> float:
 
 
 @_jit
+def _one_infinite(a: float, b: float) -> bool:
+    return math.isinf(a) != math.isinf(b) and a == a and b == b
+
+
+@_jit
 def kl_elem(a: float, b: float) -> float:
     """a log(a / b) - a + b >= 0, without cancellation near a = b."""
+    if _one_infinite(a, b):
+        return math.inf
     diff = b - a
     if a == 0.0:
         return diff
@@ -67,6 +79,8 @@ def kl_elem(a: float, b: float) -> float:
 @_jit
 def kl_mid(a: float, b: float) -> float:
     """kl_elem(a, (a + b) / 2) without rounding the midpoint."""
+    if _one_infinite(a, b):
+        return math.inf
     half = 0.5 * (b - a)
     if a == 0.0:
         return half
@@ -78,6 +92,8 @@ def kl_mid(a: float, b: float) -> float:
 @_jit
 def sqrt_diff_sq(a: float, b: float) -> float:
     """(sqrt a - sqrt b)^2 as ((a - b) / (sqrt a + sqrt b))^2, 0 / 0 = 0."""
+    if _one_infinite(a, b):
+        return math.inf
     t = div0(a - b, math.sqrt(a) + math.sqrt(b))
     return t * t
 
