@@ -9,6 +9,7 @@
 
 from .api import cdist, pair, pdist
 from .registry import AliasedMeasure, UnknownMeasureError, get, measures, names, select
+from .search import cdist_chunked, knn
 from .spec import Claim, Measure
 from .validation import InputError
 
@@ -21,7 +22,9 @@ __all__ = [
     "Measure",
     "UnknownMeasureError",
     "cdist",
+    "cdist_chunked",
     "get",
+    "knn",
     "measures",
     "names",
     "pair",

@@ -176,7 +176,9 @@ def cdist(
     -------
     array, shape (m, n), float64
         ``D[i, j] = measure(XA[i], XB[j])``; the array type follows the input.
-        Similarities stay similarities (larger is closer).
+        Similarities stay similarities (larger is closer). ``cdist(X, X, ...)`` with the
+        same array object computes half the pairs of a symmetric measure (never of an
+        asymmetric one).
 
     Raises
     ------
@@ -209,7 +211,7 @@ def cdist(
     if backend == "numba":
         from .kernels import numba_cpu
 
-        return numba_cpu.cdist(m, A, B, zero=zero, eps=eps, params=params)
+        return numba_cpu.cdist(m, A, B, zero=zero, eps=eps, params=params, same_input=XA is XB)
     return evaluate_rows(m, A, B, zero=zero, eps=eps, params=params, xp=xp)
 
 

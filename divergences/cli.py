@@ -1,7 +1,8 @@
-"""The ``divergences`` command: list, show and compute measures, render the catalog.
+"""The ``divergences`` command: list, show and compute measures, search, render the catalog.
 
-``divergences list``, ``divergences show NAME``, ``divergences compute NAME A B``
-and ``divergences catalog``; ``divergences SUBCOMMAND --help`` explains each.
+``divergences list``, ``divergences show NAME``, ``divergences compute NAME A B``,
+``divergences knn NAME Q DB -k K`` and ``divergences catalog``;
+``divergences SUBCOMMAND --help`` explains each.
 Every error prints one line, ``divergences: error: ...``, to stderr and exits
 with status 2 (``catalog --check`` exits 1 on a stale file).
 
@@ -334,6 +335,50 @@ def _example(name: str, opts: dict[str, Any], output: str | None) -> int:
     return 0
 
 
+# -- knn --------------------------------------------------------------------
+def _cmd_knn(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .registry import get
+    from .search import knn
+
+    get(args.name)  # unknown names fail before any file is read
+    opts = _compute_options(args)
+    if args.output is not None and os.path.splitext(args.output)[1].lower() != ".npz":
+        raise CommandError(f"{args.output}: knn writes an .npz file (arrays indices and values)")
+    Q = _read(args.Q)
+    DB = _read(args.DB)
+    idx, val = knn(
+        Q,
+        DB,
+        args.k,
+        args.name,
+        working_memory=args.working_memory,
+        progress=args.progress,
+        **opts,
+    )
+    if args.output is None:
+        header = ("query", "rank", "index", "value")
+        rows = [
+            (str(i), str(r + 1), str(j), _format_value(v))
+            for i, (ji, vi) in enumerate(zip(idx, val, strict=True))
+            for r, (j, v) in enumerate(zip(ji, vi, strict=True))
+        ]
+        widths = [max(len(row[c]) for row in (header, *rows)) for c in range(len(header))]
+        for row in (header, *rows):
+            print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+        return 0
+    try:
+        np.savez(args.output, indices=idx, values=val)
+    except OSError as e:
+        raise CommandError(f"cannot write {args.output}: {_one_line(str(e))}") from None
+    print(
+        f"wrote {args.output}: the {idx.shape[1]} rows of {args.DB} nearest to each of the "
+        f"{idx.shape[0]} rows of {args.Q} by {args.name} (arrays indices, values)"
+    )
+    return 0
+
+
 # -- catalog ----------------------------------------------------------------
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from . import catalog
@@ -426,6 +471,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--normalize", action="store_true", help="divide each row by its sum first")
     p.add_argument("--backend", metavar="NAME", help="auto (default), numba or numpy")
     p.set_defaults(handler=_cmd_compute)
+
+    p = sub.add_parser(
+        "knn",
+        help="the k rows of DB nearest to each row of Q",
+        description="Reads .npy, .csv or .tsv files (rows are vectors) and finds, for each row "
+        "of Q, the K rows of DB nearest by the measure: smallest values of a dissimilarity, "
+        "largest of a similarity; ties go to the lower row of DB, NaN values rank last. "
+        "Writes arrays `indices` and `values` (Q rows x K) to OUT (.npz) or prints a table. "
+        "Memory stays within about one block of --working-memory MiB (and the inputs).",
+    )
+    p.add_argument("name", metavar="NAME", help="name, alias or survey number")
+    p.add_argument("Q", help="the queries (.npy, .csv or .tsv)")
+    p.add_argument("DB", help="the rows searched (.npy, .csv or .tsv)")
+    p.add_argument("-k", type=int, required=True, metavar="K", help="neighbours per query")
+    p.add_argument("-o", "--output", metavar="OUT", help="write indices and values here (.npz)")
+    p.add_argument("--zero", choices=("strict", "epsilon"), help="zero mode (default strict)")
+    p.add_argument("--epsilon", type=float, help="stand-in for zero of --zero epsilon (1e-5)")
+    p.add_argument("--base", type=float, help="logarithm base of log measures (default e)")
+    p.add_argument("-p", "--p", type=float, dest="p", help="Minkowski order (default 2)")
+    p.add_argument("--normalize", action="store_true", help="divide each row by its sum first")
+    p.add_argument("--backend", metavar="NAME", help="auto (default), numba or numpy")
+    p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
+    p.add_argument(
+        "--working-memory",
+        type=float,
+        metavar="MIB",
+        help="MiB of one block of results (default 256)",
+    )
+    p.set_defaults(handler=_cmd_knn)
 
     p = sub.add_parser("catalog", help="write CATALOG.md, or check that it is up to date")
     p.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
