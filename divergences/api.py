@@ -13,6 +13,7 @@ from .spec import Measure
 from .validation import InputError, check_array, check_options, namespace
 
 BACKENDS = ("auto", "numpy", "numba")
+METHODS = ("auto", "direct", "factored")
 _UNSET: Any = object()
 
 MeasureLike = str | Measure | AliasedMeasure
@@ -134,6 +135,7 @@ def cdist(
     measure: MeasureLike,
     /,
     *,
+    method: str = "auto",
     zero: str = _UNSET,
     epsilon: float = _UNSET,
     normalize: bool = _UNSET,
@@ -168,6 +170,13 @@ def cdist(
         float32 input is read as float32 and accumulated in float64). ``numpy``: the
         array-API reference implementation, which also runs CuPy and torch arrays
         (keeping autograd). ``auto`` takes ``numba`` for NumPy arrays, else ``numpy``.
+    method : {"auto", "direct", "factored"}, default "auto"
+        For the ``numba`` back end. ``factored``: measures whose every accumulator is a
+        product f(P_i) g(Q_i) or a per-row sum (cosine, inner product, fidelity, ...;
+        detected from the definition) run as per-row terms plus one BLAS matrix product,
+        summing the same products as the direct kernel in another order (so equally
+        accurate); an error for other measures. ``direct``: the generated kernel.
+        ``auto``: ``factored`` where available, else ``direct``.
     **params
         Measure parameters: ``p`` (Minkowski order), ``base`` (log base of log
         measures; e by default).
@@ -208,9 +217,19 @@ def cdist(
         ),
         ndims=(1, 2),
     )
+    if method not in METHODS:
+        raise InputError(f"{m.name}: method={method!r} is not one of {METHODS}")
     if backend == "numba":
-        from .kernels import numba_cpu
+        from .kernels import factored, numba_cpu
 
+        can_factor = factored.factorable(m, zero)
+        if method == "factored" and not can_factor:
+            raise InputError(
+                f"{m.name}: method='factored' needs every accumulator to be a product "
+                "f(P_i) g(Q_i) or a per-row sum; use method='direct' or 'auto'"
+            )
+        if can_factor and method != "direct":
+            return factored.cdist(m, A, B, zero=zero, eps=eps, params=params)
         return numba_cpu.cdist(m, A, B, zero=zero, eps=eps, params=params, same_input=XA is XB)
     return evaluate_rows(m, A, B, zero=zero, eps=eps, params=params, xp=xp)
 

@@ -21,7 +21,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from .api import MeasureLike, _prepare, cdist
+from .api import METHODS, MeasureLike, _prepare, cdist
 from .registry import resolve
 from .spec import Measure
 from .validation import InputError
@@ -55,9 +55,13 @@ def _plan(
     working_memory: float | None,
     options: dict[str, Any],
 ) -> _Plan:
+    options = dict(options)
+    method = options.pop("method", "auto")
     m, xp, (A, B), zero, eps, params, backend = _prepare(
-        measure, {"XA": XA, "XB": XB}, dict(options), ndims=(1, 2)
+        measure, {"XA": XA, "XB": XB}, options, ndims=(1, 2)
     )
+    if method not in METHODS:
+        raise InputError(f"{m.name}: method={method!r} is not one of {METHODS}")
     wm = _working_memory(m, working_memory)
     if array_api_compat.is_numpy_namespace(xp):
         # one contiguous copy up front rather than one per block inside the kernel
@@ -72,6 +76,7 @@ def _plan(
         normalize=False,  # done once by _prepare
         check_finite=False,  # checked once by _prepare
         backend=backend,
+        method=method,
         **params,
     )
     return _Plan(m, xp, A, B, block_options, rows)

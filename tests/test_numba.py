@@ -149,3 +149,41 @@ def test_cdist_of_one_array_with_itself(m):
             got = dv.cdist(X, X, m, zero=zero, backend="numba")
             ref = dv.cdist(X, X.copy(), m, zero=zero, backend="numpy")
             assert_same(got, ref, RTOL64)
+
+
+FACTORED = [
+    m
+    for m in MEASURES
+    if __import__("divergences.kernels.factored", fromlist=["x"]).factorable(m, "strict")
+]
+
+
+def test_factored_forms_are_detected_from_the_definitions():
+    names = {m.name for m in FACTORED}
+    assert {"inner_product", "cosine", "cosine_distance", "fidelity", "bhattacharyya"} <= names
+    # accumulators that need direct differences or logs of ratios are never factored
+    assert not names & {
+        "euclidean",
+        "jaccard",
+        "dice",
+        "hellinger",
+        "kullback_leibler",
+        "squared_euclidean",
+    }
+
+
+@pytest.mark.parametrize("m", FACTORED, ids=[m.name for m in FACTORED])
+@pytest.mark.parametrize("zero", ["strict", "epsilon"])
+def test_factored_equals_reference(m, zero):
+    for i, (mr, nr, d) in enumerate(SHAPES):
+        A, B = data(mr, nr, d, seed=10 + i)
+        got = dv.cdist(A, B, m, zero=zero, method="factored")
+        assert_same(got, dv.cdist(A, B, m, zero=zero, backend="numpy"), 1e-12)
+        assert_same(dv.cdist(A, B, m, zero=zero, method="direct"), got, 1e-12)
+
+
+def test_factored_is_refused_where_it_does_not_apply():
+    with pytest.raises(dv.InputError, match="method='factored'"):
+        dv.cdist([[0.5, 0.5]], [[0.2, 0.8]], "kullback_leibler", method="factored")
+    with pytest.raises(dv.InputError, match="method="):
+        dv.cdist([[0.5, 0.5]], [[0.2, 0.8]], "cosine", method="fast")

@@ -16,6 +16,9 @@ from divergences.search import _top_k
 
 MEASURES = dv.measures()
 BACKENDS = ("numpy", "numba")
+# Bitwise comparisons use the direct kernels: a factored (BLAS) product may round a row
+# differently depending on the other rows of the call; test_knn_with_factored_forms covers it.
+OPTS = {"numpy": {"backend": "numpy"}, "numba": {"backend": "numba", "method": "direct"}}
 MIB = 1 << 20
 
 
@@ -69,11 +72,11 @@ def test_tie_data_has_nan_inf_and_ties_across_the_k_boundary():
 def test_knn_equals_stable_argsort_of_cdist(measure, backend):
     XA, XB = tie_data()
     n = XB.shape[0]
-    D = dv.cdist(XA, XB, measure, backend=backend)
+    D = dv.cdist(XA, XB, measure, **OPTS[backend])
     for k in (1, 3, n):
         want_idx, want_val = expected_knn(D, k, measure.kind)
         for wm in (None, tiny_memory(1, n), tiny_memory(4, n)):
-            idx, val = dv.knn(XA, XB, k, measure, backend=backend, working_memory=wm)
+            idx, val = dv.knn(XA, XB, k, measure, **OPTS[backend], working_memory=wm)
             assert idx.dtype == np.int64 and val.dtype == np.float64
             assert idx.shape == val.shape == (XA.shape[0], k)
             np.testing.assert_array_equal(idx, want_idx, err_msg=f"k={k}, wm={wm}")
@@ -154,9 +157,9 @@ def test_knn_float32_input_matches_cdist():
     rng = np.random.default_rng(5)
     XA, XB = rng.random((7, 8), dtype=np.float32), rng.random((30, 8), dtype=np.float32)
     for backend in BACKENDS:
-        D = dv.cdist(XA, XB, "hellinger", backend=backend)
+        D = dv.cdist(XA, XB, "hellinger", **OPTS[backend])
         want_idx, want_val = expected_knn(D, 5, "dissimilarity")
-        idx, val = dv.knn(XA, XB, 5, "hellinger", backend=backend, working_memory=1e-4)
+        idx, val = dv.knn(XA, XB, 5, "hellinger", **OPTS[backend], working_memory=1e-4)
         np.testing.assert_array_equal(idx, want_idx)
         np.testing.assert_array_equal(val, want_val)
 
@@ -241,8 +244,8 @@ def test_unknown_measure_and_non_numpy_arrays():
 @pytest.mark.parametrize("measure", MEASURES, ids=lambda m: m.name)
 def test_cdist_chunked_blocks_concatenate_to_cdist(measure, backend):
     XA, XB = tie_data()
-    full = dv.cdist(XA, XB, measure, backend=backend)
-    blocks = list(dv.cdist_chunked(XA, XB, measure, backend=backend, working_memory=1e-9))
+    full = dv.cdist(XA, XB, measure, **OPTS[backend])
+    blocks = list(dv.cdist_chunked(XA, XB, measure, **OPTS[backend], working_memory=1e-9))
     assert [b.shape for b in blocks] == [(1, 10)] * 6
     np.testing.assert_array_equal(np.concatenate(blocks), full)
 
@@ -258,9 +261,9 @@ def test_a_row_does_not_depend_on_the_other_rows_of_the_call(measure, backend, z
     """
     rng = np.random.default_rng(13)
     XA, XB = rng.random((7, 16)) * 3, rng.random((12, 16)) * 3
-    full = dv.cdist(XA, XB, measure, backend=backend, zero=zero)
+    full = dv.cdist(XA, XB, measure, **OPTS[backend], zero=zero)
     for i in range(XA.shape[0]):
-        row = dv.cdist(XA[i : i + 1], XB, measure, backend=backend, zero=zero)
+        row = dv.cdist(XA[i : i + 1], XB, measure, **OPTS[backend], zero=zero)
         np.testing.assert_array_equal(row[0], full[i], err_msg=f"row {i}")
 
 
@@ -378,15 +381,15 @@ def test_knn_peak_memory_is_a_few_blocks_not_the_matrix(backend):
     rng = np.random.default_rng(10)
     n, d, wm = 20000, 16, 2
     XB = rng.random((n, d))
-    dv.knn(XB[:2], XB[:50], 3, "manhattan", backend=backend)  # compile outside the trace
+    dv.knn(XB[:2], XB[:50], 3, "manhattan", **OPTS[backend])  # compile outside the trace
     peaks = {}
     for m in (300, 900):
         XA = rng.random((m, d))
         if m == 300:  # the control: tracemalloc sees the matrix that cdist materialises
-            peak, _ = traced_peak(dv.cdist, XA, XB, "l1", backend=backend)
+            peak, _ = traced_peak(dv.cdist, XA, XB, "l1", **OPTS[backend])
             assert peak >= m * n * 8
         peaks[m], (idx, _) = traced_peak(
-            dv.knn, XA, XB, 5, "l1", backend=backend, working_memory=wm
+            dv.knn, XA, XB, 5, "l1", **OPTS[backend], working_memory=wm
         )
         want = expected_knn(dv.cdist(XA[:3], XB, "l1"), 5, "dissimilarity")[0]
         np.testing.assert_array_equal(idx[:3], want)
@@ -494,3 +497,18 @@ def test_cli_knn_bad_files(tmp_path, capsys):
         capsys, "knn", "nosuch", str(tmp_path / "Q.npy"), str(tmp_path / "Q.npy"), "-k", "1"
     )
     assert rc == 2 and "unknown measure 'nosuch'" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", ["cosine", "inner_product", "fidelity", "bhattacharyya"])
+def test_knn_with_factored_forms(name):
+    """method='auto' runs these through a BLAS product: knn's values equal cdist's to
+    rounding, and its neighbours are cdist's wherever the ranking is not a near-tie."""
+    rng = np.random.default_rng(12)
+    XA, XB = rng.dirichlet(np.ones(8), size=9), rng.dirichlet(np.ones(8), size=40)
+    m = dv.get(name)
+    D = dv.cdist(XA, XB, m)
+    want_idx, want_val = expected_knn(D, 5, m.kind)
+    for wm in (None, tiny_memory(2, 40)):
+        idx, val = dv.knn(XA, XB, 5, m, working_memory=wm)
+        np.testing.assert_allclose(val, want_val, rtol=1e-13)
+        np.testing.assert_array_equal(idx, want_idx)
