@@ -380,6 +380,12 @@ def _cmd_knn(args: argparse.Namespace) -> int:
 
 
 # -- catalog ----------------------------------------------------------------
+def _cmd_bench(args: argparse.Namespace) -> int:
+    from .benchmark import main as bench_main
+
+    return bench_main([])
+
+
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from . import catalog
     from .registry import measures
@@ -501,6 +507,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(handler=_cmd_knn)
 
+    p = sub.add_parser(
+        "bench",
+        help="time divergences against scipy / NumPy on this machine (--full, --measures)",
+        add_help=False,
+    )
+    p.set_defaults(handler=_cmd_bench)  # its own options: main() hands them to benchmark.main
+
     p = sub.add_parser("catalog", help="write CATALOG.md, or check that it is up to date")
     p.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
     p.add_argument("--output", default="CATALOG.md", metavar="PATH", help="default CATALOG.md")
@@ -522,7 +535,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         Exit status: 0 on success, 1 for a stale catalog under ``catalog --check``,
         2 for every error (reported as one line on stderr).
     """
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
+        if argv[:1] == ["bench"]:
+            from .benchmark import main as bench_main
+
+            return int(bench_main(argv[1:]))
         args = build_parser().parse_args(argv)
         return int(args.handler(args))
     except SystemExit as e:  # --help, --version

@@ -537,3 +537,12 @@ def test_catalog_default_path_is_the_current_directory(capsys, tmp_path, monkeyp
     assert main(["catalog"]) == 0
     assert (tmp_path / "CATALOG.md").read_text(encoding="utf-8") == catalog.render()
     assert main(["catalog", "--check"]) == 0
+
+
+def test_bench_subcommand_runs_the_short_benchmark_and_checks_agreement(capsys):
+    from divergences.cli import main
+
+    assert main(["bench", "--size", "tiny", "--measures", "manhattan,kl", "--no-first-call"]) == 0
+    out = capsys.readouterr().out
+    assert "manhattan" in out and "kullback_leibler" in out and "scipy" in out
+    assert main(["bench", "--measures", "nope", "--size", "tiny"]) != 0
