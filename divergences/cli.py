@@ -411,6 +411,16 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 
 # -- parser -----------------------------------------------------------------
+def _add_measure_options(p: argparse.ArgumentParser) -> None:
+    """The options of cdist shared by ``compute`` and ``knn``."""
+    p.add_argument("--zero", choices=("strict", "epsilon"), help="zero mode (default strict)")
+    p.add_argument("--epsilon", type=float, help="stand-in for zero of --zero epsilon (1e-5)")
+    p.add_argument("--base", type=float, help="logarithm base of log measures (default e)")
+    p.add_argument("-p", "--p", type=float, dest="p", help="Minkowski order (default 2)")
+    p.add_argument("--normalize", action="store_true", help="divide each row by its sum first")
+    p.add_argument("--backend", metavar="NAME", help="auto (default), numba or numpy")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``divergences`` command.
 
@@ -470,12 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("B", nargs="?", help="rows of Q (default: A)")
     p.add_argument("-o", "--output", metavar="OUT", help="write the matrix here (.npy/.csv/.tsv)")
     p.add_argument("--example", action="store_true", help="run on 4 embedded histograms")
-    p.add_argument("--zero", choices=("strict", "epsilon"), help="zero mode (default strict)")
-    p.add_argument("--epsilon", type=float, help="stand-in for zero of --zero epsilon (1e-5)")
-    p.add_argument("--base", type=float, help="logarithm base of log measures (default e)")
-    p.add_argument("-p", "--p", type=float, dest="p", help="Minkowski order (default 2)")
-    p.add_argument("--normalize", action="store_true", help="divide each row by its sum first")
-    p.add_argument("--backend", metavar="NAME", help="auto (default), numba or numpy")
+    _add_measure_options(p)
     p.set_defaults(handler=_cmd_compute)
 
     p = sub.add_parser(
@@ -492,12 +497,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("DB", help="the rows searched (.npy, .csv or .tsv)")
     p.add_argument("-k", type=int, required=True, metavar="K", help="neighbours per query")
     p.add_argument("-o", "--output", metavar="OUT", help="write indices and values here (.npz)")
-    p.add_argument("--zero", choices=("strict", "epsilon"), help="zero mode (default strict)")
-    p.add_argument("--epsilon", type=float, help="stand-in for zero of --zero epsilon (1e-5)")
-    p.add_argument("--base", type=float, help="logarithm base of log measures (default e)")
-    p.add_argument("-p", "--p", type=float, dest="p", help="Minkowski order (default 2)")
-    p.add_argument("--normalize", action="store_true", help="divide each row by its sum first")
-    p.add_argument("--backend", metavar="NAME", help="auto (default), numba or numpy")
+    _add_measure_options(p)
     p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     p.add_argument(
         "--working-memory",
