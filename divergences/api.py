@@ -53,7 +53,6 @@ def _prepare(
             check_finite=check_finite,
             normalize=normalize,
             ndims=ndims,
-            keep_float32=backend == "numba",
         )
         for arg, a in zip(arrays, raw, strict=True)
     ]
@@ -166,10 +165,10 @@ def cdist(
     check_finite : bool, default True
         Reject NaN and inf in the inputs.
     backend : {"auto", "numba", "numpy"}, default "auto"
-        ``numba``: parallel compiled kernels generated from the definition (NumPy input;
-        float32 input is read as float32 and accumulated in float64). ``numpy``: the
-        array-API reference implementation, which also runs CuPy and torch arrays
-        (keeping autograd). ``auto`` takes ``numba`` for NumPy arrays, else ``numpy``.
+        ``numba``: parallel compiled kernels generated from the definition (NumPy input,
+        converted to float64 once, up front). ``numpy``: the array-API reference
+        implementation, which also runs CuPy and torch arrays (keeping autograd).
+        ``auto`` takes ``numba`` for NumPy arrays, else ``numpy``.
     method : {"auto", "direct", "factored"}, default "auto"
         For the ``numba`` back end. ``factored``: measures whose every accumulator is a
         product f(P_i) g(Q_i) or a per-row sum (cosine, inner product, fidelity, ...;

@@ -69,7 +69,6 @@ def check_array(
     check_finite: bool,
     normalize: bool,
     ndims: tuple[int, ...] = (1, 2),
-    keep_float32: bool = False,
 ) -> Any:
     """Validate one input and return it as a new 2-D float64 array.
 
@@ -87,13 +86,10 @@ def check_array(
         Divide each row by its sum (an all-zero row is an error).
     ndims : tuple of int
         Accepted numbers of dimensions; a 1-D input is one row.
-    keep_float32 : bool
-        Return float32 input as float32 (compiled kernels accumulate in float64 anyway);
-        everything else becomes float64.
 
     Returns
     -------
-    array, 2-D, float64 (or float32)
+    array, 2-D, float64
         Not necessarily a copy: callers never write into it.
     """
     name = measure.name
@@ -112,8 +108,7 @@ def check_array(
     X2 = xp.reshape(X, (1, -1)) if ndim == 1 else X
     if X2.shape[1] == 0:
         raise InputError(f"{name}: {arg} has no features (d = 0)")
-    keep = keep_float32 and X2.dtype == xp.float32
-    X2 = X2 if keep else xp.astype(X2, xp.float64, copy=False)
+    X2 = xp.astype(X2, xp.float64, copy=False)
     if check_finite and X2.shape[0]:
         bad = ~xp.isfinite(X2)
         if bool(xp.any(bad)):

@@ -75,7 +75,7 @@ def test_numba_equals_reference_float64(m, zero):
 
 @pytest.mark.parametrize("m", SAMPLE, ids=SAMPLE_NAMES)
 def test_numba_float32_accumulates_in_float64(m):
-    """float32 input: the kernel loads float32 and accumulates in float64, so the result
+    """float32 input is converted to float64 once and accumulated in float64, so the result
     equals the float64 computation on the same (float32-representable) values to 1e-10."""
     A, B = data(7, 13, 5, seed=3)
     A32, B32 = A.astype(np.float32), B.astype(np.float32)

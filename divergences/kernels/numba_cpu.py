@@ -5,7 +5,8 @@ expressions (see :mod:`divergences.kernels.codegen`), written to the cache direc
 imported, so that ``numba.njit(cache=True)`` can cache the compiled kernels on disk (it
 cannot for source made with ``exec``).  No measure has hand-written kernel code.
 
-Kernels run over rows with ``numba.prange``, load float32 or float64 input and accumulate
+Kernels run over rows with ``numba.prange`` on float64 input (the API converts float32 and
+integer input once, up front: loading float32 per element measured slower) and accumulate
 in float64, use ``error_model="numpy"`` (x / 0 = inf, never an exception) and only the
 fastmath flags that keep inf/NaN semantics.
 """
