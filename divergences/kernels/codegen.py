@@ -26,7 +26,7 @@ _HELPERS = {
     "kl_mid": "kl_mid",
     "sqrt_diff_sq": "sqrt_diff_sq",
 }
-HELPER_IMPORTS = sorted(set(_HELPERS.values()))
+HELPER_IMPORTS = sorted({*_HELPERS.values(), "ipow"})
 
 
 class _Scalar(ast.NodeTransformer):
@@ -44,6 +44,13 @@ class _Scalar(ast.NodeTransformer):
             node.func = ast.Attribute(value=ast.Name("math", ast.Load()), attr=name, ctx=ast.Load())
         elif name in _HELPERS:
             node.func = ast.Name(_HELPERS[name], ast.Load())
+        return node
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        if isinstance(node.op, ast.Pow) and not isinstance(node.right, ast.Constant):
+            # an exponent known only at run time (Minkowski's p): small integers multiply
+            return ast.Call(ast.Name("ipow", ast.Load()), [node.left, node.right], [])
         return node
 
     def visit_Name(self, node: ast.Name) -> ast.AST:

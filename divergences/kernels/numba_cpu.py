@@ -32,7 +32,7 @@ from .codegen import HELPER_IMPORTS, scalar_source
 #: (acc + x) - y, which destroys the cancellation-free forms (KL near P = Q lost 4 digits)
 FASTMATH = {"contract", "nsz", "arcp"}
 #: bump when the generated code's template changes
-TEMPLATE_VERSION = 5
+TEMPLATE_VERSION = 6
 
 _INIT = {"sum": "0.0", "max": "-math.inf", "min": "math.inf"}
 _UPDATE = {

@@ -108,3 +108,19 @@ def minimum(a: float, b: float) -> float:
 def maximum(a: float, b: float) -> float:
     """Elementwise max propagating NaN (as numpy.maximum)."""
     return a if (a > b or a != a) else b
+
+
+@_jit
+def ipow(a: float, p: float) -> float:
+    """a ** p, by multiplication for p in {1, 2, 3, 4} (a parameter known only at run time,
+    so the compiler cannot; pow() costs tens of cycles)."""
+    if p == 2.0:
+        return a * a
+    if p == 1.0:
+        return a
+    if p == 3.0:
+        return a * a * a
+    if p == 4.0:
+        b = a * a
+        return b * b
+    return a**p
