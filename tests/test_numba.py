@@ -194,7 +194,7 @@ def test_ipow_multiplies_small_integer_exponents_and_agrees_with_pow():
     pow() otherwise; both within an ulp or two of a ** p."""
     from divergences.kernels.numba_helpers import ipow
 
-    for a in (0.0, 1e-300, 0.3, 1.0, 7.5, 1e100):
+    for a in (0.0, 1e-70, 0.3, 1.0, 7.5, 1e50):
         for p in (1.0, 2.0, 3.0, 4.0, 0.5, 1.5, 2.5):
             assert ipow(a, p) == pytest.approx(a**p, rel=1e-15, abs=0)
     assert "ipow(abs(x - y), par_p)" in numba_cpu.module_source(dv.get("minkowski"), "strict")
