@@ -24,15 +24,7 @@ DTYPES = ("float64", "float32")
 BUDGET_S = 3.0
 MAX_ROUNDS = 10
 #: measures of the NumPy-broadcast group also timed on float32 input (the peer upcasts)
-BROADCAST_FLOAT32 = (
-    "kullback_leibler",
-    "jensen_shannon",
-    "topsoe",
-    "hellinger",
-    "pearson",
-    "taneja",
-    "cosine",
-)
+BROADCAST_FLOAT32 = bm.SHORT_BROADCAST
 #: rows of XA the catalog benchmark compares with the reference implementation
 CATALOG_CHECK_ROWS = 16
 
@@ -90,11 +82,10 @@ def _sklearn(measure: str) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
     return lambda XA, XB: metrics.pairwise_distances(XA, XB, metric=metric, n_jobs=2, **kwargs)
 
 
-@pytest.mark.parametrize(("measure", "dtype", "impl"), SHARED_CASES)
-def test_scipy_shared(benchmark, data, shape, results, measure, dtype, impl):
+def _against_peer(benchmark, data, shape, results, measure, dtype, impl, f, peer_impl):
+    """Time ``f`` (ours, or the peer ``peer_impl``) and assert it equals the other side."""
     case = bm.case(measure)
     XA, XB = data[dtype]
-    f = {"scipy": case.peer_fn, "divergences": case.ours}.get(impl) or _sklearn(measure)
     p = _probe_rows(shape[0])
     got = timed(
         benchmark,
@@ -110,11 +101,18 @@ def test_scipy_shared(benchmark, data, shape, results, measure, dtype, impl):
     )
     if impl == "divergences":
         results.put(("ours", measure, dtype), got)
-        other = results.get(("scipy", measure, dtype), lambda: case.peer_fn(XA, XB))
+        other = results.get((peer_impl, measure, dtype), lambda: case.peer_fn(XA, XB))
     else:
         results.put((impl, measure, dtype), got)
         other = results.get(("ours", measure, dtype), lambda: case.ours(XA, XB))
     bm.assert_same(got, other, dtype, f"{impl} {measure} {dtype}")
+
+
+@pytest.mark.parametrize(("measure", "dtype", "impl"), SHARED_CASES)
+def test_scipy_shared(benchmark, data, shape, results, measure, dtype, impl):
+    case = bm.case(measure)
+    f = {"scipy": case.peer_fn, "divergences": case.ours}.get(impl) or _sklearn(measure)
+    _against_peer(benchmark, data, shape, results, measure, dtype, impl, f, "scipy")
 
 
 # -- measures scipy lacks: ours against a NumPy broadcast ----------------------------------
@@ -130,28 +128,8 @@ BROADCAST_CASES = [
 @pytest.mark.parametrize(("measure", "dtype", "impl"), BROADCAST_CASES)
 def test_numpy_broadcast(benchmark, data, shape, results, measure, dtype, impl):
     case = bm.case(measure)
-    XA, XB = data[dtype]
     f = case.peer_fn if impl == "numpy" else case.ours
-    p = _probe_rows(shape[0])
-    got = timed(
-        benchmark,
-        lambda: f(XA, XB),
-        lambda: f(XA[:p], XB),
-        shape[0] / p,
-        group=_group("cdist", measure, dtype, shape),
-        work=float(np.prod(shape)),
-        measure=measure,
-        dtype=dtype,
-        impl=impl,
-        peer=case.peer,
-    )
-    if impl == "divergences":
-        results.put(("ours", measure, dtype), got)
-        other = results.get(("numpy", measure, dtype), lambda: case.peer_fn(XA, XB))
-    else:
-        results.put(("numpy", measure, dtype), got)
-        other = results.get(("ours", measure, dtype), lambda: case.ours(XA, XB))
-    bm.assert_same(got, other, dtype, f"{impl} {measure} {dtype}")
+    _against_peer(benchmark, data, shape, results, measure, dtype, impl, f, "numpy")
 
 
 # -- every measure of the catalog once: our kernel, checked against the reference ----------
