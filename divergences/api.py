@@ -12,7 +12,7 @@ from .registry import AliasedMeasure, resolve
 from .spec import Measure
 from .validation import InputError, check_array, check_options, namespace
 
-BACKENDS = ("auto", "numpy", "numba")
+BACKENDS = ("auto", "numpy", "numba", "cupy")
 METHODS = ("auto", "direct", "factored")
 _UNSET: Any = object()
 
@@ -53,6 +53,7 @@ def _prepare(
             check_finite=check_finite,
             normalize=normalize,
             ndims=ndims,
+            keep_float32=backend == "cupy",
         )
         for arg, a in zip(arrays, raw, strict=True)
     ]
@@ -72,11 +73,16 @@ def _numba_available() -> bool:
 
 
 def _choose_backend(m: Measure, backend: str, xp: Any, *, single_pair: bool) -> str:
-    """``numba`` for NumPy batches, the ``numpy`` reference otherwise (and for single pairs,
-    which need no compilation); an explicit ``numba`` needs NumPy arrays."""
+    """``cupy`` for CuPy batches, ``numba`` for NumPy batches, the ``numpy`` reference
+    otherwise (and for single pairs, which need no compilation). An explicit ``numba``
+    needs NumPy arrays, an explicit ``cupy`` CuPy arrays and a usable device."""
     is_numpy = array_api_compat.is_numpy_namespace(xp)
     if backend == "auto":
-        return "numba" if is_numpy and not single_pair and _numba_available() else "numpy"
+        if single_pair:
+            return "numpy"
+        if array_api_compat.is_cupy_namespace(xp):
+            return "cupy"
+        return "numba" if is_numpy and _numba_available() else "numpy"
     if backend == "numba":
         if not is_numpy:
             raise InputError(
@@ -85,6 +91,18 @@ def _choose_backend(m: Measure, backend: str, xp: Any, *, single_pair: bool) -> 
             )
         if not _numba_available():
             raise InputError(f"{m.name}: backend='numba' needs numba, which is not installed")
+    if backend == "cupy":
+        from .kernels import cupy_gpu
+
+        try:
+            rt = cupy_gpu.runtime()
+        except cupy_gpu.GPUUnavailableError as e:
+            raise InputError(f"{m.name}: backend='cupy' cannot run: {e}") from None
+        if not rt.owns(xp):
+            raise InputError(
+                f"{m.name}: backend='cupy' computes on {rt.name} arrays; these are "
+                f"{xp.__name__} arrays (move them explicitly, e.g. cupy.asarray)"
+            )
     return backend
 
 
@@ -123,6 +141,10 @@ def pair(
         from .kernels import numba_cpu
 
         out = numba_cpu.cdist(m, P, Q, zero=zero, eps=eps, params=params)[0, 0]
+    elif backend == "cupy":
+        from .kernels import cupy_gpu
+
+        out = cupy_gpu.cdist(m, P, Q, zero=zero, eps=eps, params=params)[0, 0]
     else:
         out = evaluate_rows(m, P, Q, zero=zero, eps=eps, params=params, xp=xp)[0, 0]
     return float(out) if isinstance(out, (np.ndarray, np.generic)) else out
@@ -164,11 +186,13 @@ def cdist(
         ever normalised silently.
     check_finite : bool, default True
         Reject NaN and inf in the inputs.
-    backend : {"auto", "numba", "numpy"}, default "auto"
+    backend : {"auto", "numba", "cupy", "numpy"}, default "auto"
         ``numba``: parallel compiled kernels generated from the definition (NumPy input,
-        converted to float64 once, up front). ``numpy``: the array-API reference
+        converted to float64 once, up front). ``cupy``: CUDA kernels generated from the
+        same definition, on CuPy arrays (float32 or float64 loaded as given, accumulated
+        in float64; the result stays on the device). ``numpy``: the array-API reference
         implementation, which also runs CuPy and torch arrays (keeping autograd).
-        ``auto`` takes ``numba`` for NumPy arrays, else ``numpy``.
+        ``auto`` takes ``numba`` for NumPy arrays, ``cupy`` for CuPy arrays, else ``numpy``.
     method : {"auto", "direct", "factored"}, default "auto"
         For the ``numba`` back end. ``factored``: measures whose every accumulator is a
         product f(P_i) g(Q_i) or a per-row sum (cosine, inner product, fidelity, ...;
@@ -230,6 +254,15 @@ def cdist(
         if can_factor and method != "direct":
             return factored.cdist(m, A, B, zero=zero, eps=eps, params=params)
         return numba_cpu.cdist(m, A, B, zero=zero, eps=eps, params=params, same_input=XA is XB)
+    if backend == "cupy":
+        from .kernels import cupy_gpu
+
+        if method == "factored":
+            raise InputError(
+                f"{m.name}: method='factored' is not available on the cupy back end "
+                "(every measure runs the generated tiled kernel there); use 'auto' or 'direct'"
+            )
+        return cupy_gpu.cdist(m, A, B, zero=zero, eps=eps, params=params, same_input=XA is XB)
     return evaluate_rows(m, A, B, zero=zero, eps=eps, params=params, xp=xp)
 
 
@@ -286,6 +319,10 @@ def pdist(
         from .kernels import numba_cpu
 
         return numba_cpu.pdist(m, A, zero=zero, eps=eps, params=params)
+    if backend == "cupy":
+        from .kernels import cupy_gpu
+
+        return cupy_gpu.pdist(m, A, zero=zero, eps=eps, params=params)
     n = A.shape[0]
     D = evaluate_rows(m, A, A, zero=zero, eps=eps, params=params, xp=xp)
     iu = np.flatnonzero(np.triu(np.ones((n, n), dtype=bool), k=1))

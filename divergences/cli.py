@@ -386,6 +386,15 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return bench_main([])
 
 
+def _cmd_gpu_check(args: argparse.Namespace) -> int:
+    from . import gpu_check
+
+    try:
+        return gpu_check.run(args)
+    except gpu_check.NVRTCUnavailableError as e:
+        raise CommandError(str(e)) from None
+
+
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from . import catalog
     from .registry import measures
@@ -513,6 +522,15 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
     p.set_defaults(handler=_cmd_bench)  # its own options: main() hands them to benchmark.main
+
+    p = sub.add_parser(
+        "gpu-check",
+        help="compile every CUDA kernel with NVRTC for each GPU architecture (no GPU needed)",
+    )
+    from .gpu_check import add_arguments as _gpu_check_arguments
+
+    _gpu_check_arguments(p)
+    p.set_defaults(handler=_cmd_gpu_check)
 
     p = sub.add_parser("catalog", help="write CATALOG.md, or check that it is up to date")
     p.add_argument("--check", action="store_true", help="exit 1 when the file is stale")

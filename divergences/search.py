@@ -264,7 +264,8 @@ def knn(
     Parameters
     ----------
     XA : array_like, shape (m, d) or (d,)
-        The queries (a 1-D input is one query). NumPy arrays or array-likes.
+        The queries (a 1-D input is one query). NumPy arrays or array-likes, or CuPy
+        arrays (then the search runs on the GPU and the results are CuPy arrays).
     XB : array_like, shape (n, d) or (d,)
         The rows searched.
     k : int
@@ -291,7 +292,8 @@ def knn(
     InputError
         As :func:`~divergences.cdist`; for ``k`` that is not an integer ``>= 0`` or is
         larger than the number of rows of ``XB`` (naming the measure and ``k``); for
-        arrays that are not NumPy arrays (nothing is copied off a device behind your back).
+        arrays that are neither NumPy nor CuPy arrays (nothing is copied between devices
+        behind your back).
 
     See Also
     --------
@@ -320,14 +322,16 @@ def knn(
     k = _check_k(m_, k)
     plan = _plan(XA, XB, measure, working_memory, options)
     m, xp = plan.measure, plan.xp
-    if not array_api_compat.is_numpy_namespace(xp):
-        raise InputError(
-            f"{m.name}: knn computes on NumPy arrays; these are {xp.__name__} arrays "
-            "(convert them explicitly, or use cdist_chunked)"
-        )
     q, n = plan.A.shape[0], plan.B.shape[0]
     if k > n:
         raise InputError(f"{m.name}: k={k} is larger than the {n} rows of XB")
+    if plan.options["backend"] == "cupy":
+        return _knn_device(plan, k, progress)
+    if not array_api_compat.is_numpy_namespace(xp):
+        raise InputError(
+            f"{m.name}: knn computes on NumPy or CuPy arrays; these are {xp.__name__} "
+            "arrays (convert them explicitly, or use cdist_chunked)"
+        )
     indices = np.empty((q, k), dtype=np.int64)
     values = np.empty((q, k), dtype=np.float64)
     if k == 0 or q == 0:
@@ -346,6 +350,30 @@ def knn(
             vals = np.take_along_axis(key[s : s + sub], top, axis=1)
             indices[start + s : start + s + top.shape[0]] = top
             values[start + s : start + s + top.shape[0]] = -vals if similarity else vals
+
+    for _ in _blocks(plan, reduce, progress):
+        pass
+    return indices, values
+
+
+def _knn_device(plan: _Plan, k: int, progress: bool) -> tuple[Any, Any]:
+    """knn on the GPU back end: per block of rows, the distances of the block and then a
+    top-k kernel (one thread per query row, columns scanned in order), on the device."""
+    from .kernels import cupy_gpu
+
+    dxp = cupy_gpu.runtime().xp
+    q = plan.A.shape[0]
+    indices = dxp.empty((q, k), dtype=dxp.int64)
+    values = dxp.empty((q, k), dtype=dxp.float64)
+    if k == 0 or q == 0:
+        return indices, values
+    largest = plan.measure.kind == "similarity"
+    zero = plan.options["zero"]
+
+    def reduce(D: Any, start: int) -> None:
+        idx, val = cupy_gpu.top_k(plan.measure, zero, D, k, largest=largest)
+        indices[start : start + D.shape[0]] = idx
+        values[start : start + D.shape[0]] = val
 
     for _ in _blocks(plan, reduce, progress):
         pass

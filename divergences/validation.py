@@ -69,8 +69,9 @@ def check_array(
     check_finite: bool,
     normalize: bool,
     ndims: tuple[int, ...] = (1, 2),
+    keep_float32: bool = False,
 ) -> Any:
-    """Validate one input and return it as a new 2-D float64 array.
+    """Validate one input and return it as a 2-D float64 array (or float32, see below).
 
     Parameters
     ----------
@@ -86,10 +87,13 @@ def check_array(
         Divide each row by its sum (an all-zero row is an error).
     ndims : tuple of int
         Accepted numbers of dimensions; a 1-D input is one row.
+    keep_float32 : bool
+        Return float32 input as float32 (for kernels that load float32 and accumulate in
+        float64); ``normalize`` still converts to float64 first.
 
     Returns
     -------
-    array, 2-D, float64
+    array, 2-D, float64 (or float32)
         Not necessarily a copy: callers never write into it.
     """
     name = measure.name
@@ -108,7 +112,8 @@ def check_array(
     X2 = xp.reshape(X, (1, -1)) if ndim == 1 else X
     if X2.shape[1] == 0:
         raise InputError(f"{name}: {arg} has no features (d = 0)")
-    X2 = xp.astype(X2, xp.float64, copy=False)
+    if not (keep_float32 and dtype == xp.float32 and not normalize):
+        X2 = xp.astype(X2, xp.float64, copy=False)
     if check_finite and X2.shape[0]:
         bad = ~xp.isfinite(X2)
         if bool(xp.any(bad)):

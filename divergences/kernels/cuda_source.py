@@ -1,0 +1,173 @@
+"""CUDA C source of the pairwise kernels, generated from the measure definitions.
+
+The expression language (:mod:`divergences.expr`) translates to CUDA C expressions over
+doubles: ``where`` becomes ``?:`` (only the chosen branch is evaluated), ``min``/``max`` the
+NaN-propagating helpers, every numeric literal a double literal (so that ``1 / 2`` never
+becomes integer division), and the zero-rule vocabulary the ``dv_*`` functions of
+``cuda/helpers.cuh``, which mirror the NumPy and Numba helpers one to one.
+
+A module's source is: the helpers, one measure's accumulator struct with its
+``dv_init``/``dv_update``/``dv_finalize`` functions, then the generic kernels of
+``cuda/pairwise.cu`` (``dv_cdist_f64``, ``dv_cdist_f32``, ``dv_mirror``, ``dv_condense``,
+``dv_topk_merge``). The same text is compiled by NVRTC (``cupy.RawModule`` on a GPU,
+``divergences gpu-check`` without one) and, in the test suite, by g++ behind a CPU shim.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+from collections.abc import Mapping
+from importlib import resources
+
+from ..expr import parse
+from ..spec import Measure
+from .helpers import LOG1PMX_SERIES_BELOW
+
+#: NVRTC options, the same for cupy.RawModule and ``divergences gpu-check``
+NVRTC_OPTIONS: tuple[str, ...] = ("-default-device", "-ftz=true")
+#: entry points of every module
+KERNELS = ("dv_cdist_f64", "dv_cdist_f32", "dv_mirror", "dv_condense", "dv_topk_merge")
+#: measure parameters a kernel takes (par0, par1); unused ones are passed as 0.0
+MAX_PARAMS = 2
+#: threads of a pairwise block (x, y) and the result tile one block computes (rows, columns)
+BLOCK = (16, 16)
+TILE = (32, 32)
+
+_FUNCS = {
+    "abs": "fabs",
+    "sqrt": "sqrt",
+    "log": "log",
+    "log1p": "log1p",
+    "exp": "exp",
+    "min": "dv_minimum",
+    "max": "dv_maximum",
+    "div0": "dv_div0",
+    "nz": "dv_nz",
+    "xlogy": "dv_xlogy",
+    "log1pmx": "dv_log1pmx",
+    "kl_elem": "dv_kl_elem",
+    "kl_mid": "dv_kl_mid",
+    "sqrt_diff_sq": "dv_sqrt_diff_sq",
+}
+_BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
+_CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
+_INIT = {"sum": "0.0", "max": "-dv_inf()", "min": "dv_inf()"}
+_UPDATE = {
+    "sum": "s.{acc} += {term};",
+    "max": "s.{acc} = dv_maximum(s.{acc}, {term});",
+    "min": "s.{acc} = dv_minimum(s.{acc}, {term});",
+}
+
+
+def _literal(value: float) -> str:
+    text = repr(float(value))
+    if text in ("inf", "-inf", "nan"):
+        return {"inf": "dv_inf()", "-inf": "(-dv_inf())", "nan": "dv_nan()"}[text]
+    return text if any(ch in text for ch in ".e") else text + ".0"
+
+
+def _c(node: ast.AST, names: Mapping[str, str]) -> str:
+    if isinstance(node, ast.Expression):
+        return _c(node.body, names)
+    if isinstance(node, ast.Constant):
+        return _literal(node.value)
+    if isinstance(node, ast.Name):
+        if node.id == "inf":
+            return "dv_inf()"
+        if node.id == "nan":
+            return "dv_nan()"
+        return names[node.id]
+    if isinstance(node, ast.UnaryOp):
+        inner = _c(node.operand, names)
+        return f"(-{inner})" if isinstance(node.op, ast.USub) else f"(+{inner})"
+    if isinstance(node, ast.BinOp):
+        left = _c(node.left, names)
+        if isinstance(node.op, ast.Pow):
+            if isinstance(node.right, ast.Constant):
+                if float(node.right.value) == 2.0:
+                    return f"dv_sq({left})"
+                return f"pow({left}, {_literal(node.right.value)})"
+            return f"dv_ipow({left}, {_c(node.right, names)})"
+        return f"({left} {_BINOPS[type(node.op)]} {_c(node.right, names)})"
+    if isinstance(node, ast.Compare):
+        parts, left = [], _c(node.left, names)
+        for op, comp in zip(node.ops, node.comparators, strict=True):
+            right = _c(comp, names)
+            parts.append(f"({left} {_CMPOPS[type(op)]} {right})")
+            left = right
+        return "(" + " && ".join(parts) + ")"
+    if isinstance(node, ast.Call):
+        assert isinstance(node.func, ast.Name)
+        args = [_c(a, names) for a in node.args]
+        if node.func.id == "where":
+            return f"({args[0]} ? {args[1]} : {args[2]})"
+        return f"{_FUNCS[node.func.id]}({', '.join(args)})"
+    raise ValueError(f"no CUDA translation for {ast.dump(node)}")
+
+
+def c_expression(src: str, names: Mapping[str, str]) -> str:
+    """CUDA C text of expression ``src``, its variables renamed by ``names``.
+
+    Examples
+    --------
+    >>> c_expression("where(x > 0, x**2 / 2, abs(y))", {"x": "x", "y": "y"})
+    '(((x > 0.0)) ? (dv_sq(x) / 2.0) : fabs(y))'
+    """
+    return _c(parse(src), names)
+
+
+@functools.cache
+def _asset(name: str) -> str:
+    return resources.files(__package__).joinpath("cuda", name).read_text()
+
+
+def measure_source(measure: Measure, zero: str) -> str:
+    """The accumulator struct and init/update/finalize functions of one measure."""
+    rule = measure.rule(zero)
+    pnames = [p.name for p in measure.params]
+    if len(pnames) > MAX_PARAMS:
+        raise ValueError(f"{measure.name}: the CUDA kernels take at most {MAX_PARAMS} parameters")
+    names = {"x": "x", "y": "y", "eps": "eps", "d": "d"}
+    names |= {p: f"par{i}" for i, p in enumerate(pnames)}
+    fields = {a: f"a_{a}" for a in rule.accumulators}
+    lines = [
+        f"// {measure.name} (zero={zero!r}), generated from its definition. Do not edit.",
+        "struct dv_acc { " + " ".join(f"double {f};" for f in fields.values()) + " };",
+        "__device__ __forceinline__ void dv_init(dv_acc& s) {",
+        *(f"    s.{fields[a]} = {_INIT[acc.reduce]};" for a, acc in rule.accumulators.items()),
+        "}",
+        "__device__ __forceinline__ void dv_update(dv_acc& s, double x, double y, double eps,",
+        "                                          double par0, double par1) {",
+        *(
+            "    " + _UPDATE[acc.reduce].format(acc=fields[a], term=c_expression(acc.term, names))
+            for a, acc in rule.accumulators.items()
+        ),
+        "}",
+        "__device__ __forceinline__ double dv_finalize(const dv_acc& s, double d, double eps,",
+        "                                              double par0, double par1) {",
+        "    return "
+        + c_expression(rule.finalize, names | {a: f"s.{f}" for a, f in fields.items()})
+        + ";",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def zero_mode(measure: Measure, zero: str) -> str:
+    """The zero mode whose rule applies (a measure without an epsilon rule has one rule)."""
+    return zero if measure.epsilon is not None else "strict"
+
+
+def module_source(measure: Measure, zero: str) -> str:
+    """Complete CUDA C source of the module of ``measure`` in zero mode ``zero``."""
+    zero = zero_mode(measure, zero)
+    return "\n".join(
+        [
+            f"// divergences: pairwise kernels of {measure.name!r}, zero={zero!r}",
+            f"#define DV_LOG1PMX_SERIES_BELOW {_literal(LOG1PMX_SERIES_BELOW)}",
+            _asset("helpers.cuh"),
+            measure_source(measure, zero),
+            _asset("pairwise.cu"),
+        ]
+    )

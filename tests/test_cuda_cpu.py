@@ -1,0 +1,265 @@
+"""The CUDA kernels, executed on the CPU: the unchanged CUDA C source compiled with g++ behind
+``cuda_shim.h`` and launched by the same Python code as on a GPU (kernel choice, argument
+packing, grid and block, launch splitting, half/mirror/condensed/top-k steps).
+
+Every measure, zero mode and dtype runs on shapes that are not multiples of the tile
+(32 x 32 outputs, 16 columns per stage), with d < 16, d = 1, zeros, all-zero rows and
+disjoint supports, against the array-API reference."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+from cuda_shim import LaunchError, ShimModule, shim_runtime
+from test_numba import assert_same, data
+
+import divergences as dv
+from divergences.gpu_check import modules
+from divergences.kernels import cuda_source, cupy_gpu
+from divergences.validation import InputError
+
+pytestmark = pytest.mark.cuda_cpu
+
+MEASURES = dv.measures()
+IDS = [m.name for m in MEASURES]
+RTOL = 1e-10
+#: (rows of XA, rows of XB, d): one tile and less, several tiles with ragged edges, one and
+#: several column stages with a ragged last stage
+SHAPES = [(1, 1, 1), (7, 13, 5), (35, 33, 19), (2, 40, 16)]
+
+
+def _params(m):
+    """Parameter values other than the defaults, where a measure has parameters."""
+    out = {}
+    for p in m.params:
+        out[p.name] = 1.5 if p.name == "p" else 2.0
+    return out
+
+
+@pytest.fixture(scope="module")
+def shim():
+    rt = shim_runtime()
+    with ThreadPoolExecutor(max_workers=2) as pool:  # g++ runs outside the GIL
+        list(pool.map(lambda mz: rt.module(*mz), modules()))
+    with cupy_gpu.use_runtime(rt):
+        yield rt
+
+
+@pytest.mark.parametrize("m", MEASURES, ids=IDS)
+@pytest.mark.parametrize("zero", ["strict", "epsilon"])
+def test_every_kernel_equals_reference(shim, m, zero):
+    for i, (mr, nr, d) in enumerate(SHAPES):
+        A, B = data(mr, nr, d, seed=10 + i)
+        for params in ({}, _params(m)) if m.params else ({},):
+            got = dv.cdist(A, B, m, zero=zero, backend="cupy", **params)
+            ref = dv.cdist(A, B, m, zero=zero, backend="numpy", **params)
+            assert isinstance(got, np.ndarray) and got.dtype == np.float64
+            assert_same(got, ref, RTOL)
+
+
+@pytest.mark.parametrize("m", MEASURES, ids=IDS)
+@pytest.mark.parametrize("zero", ["strict", "epsilon"])
+def test_float32_kernel_accumulates_in_float64(shim, m, zero):
+    """The float32 kernel loads float32 and accumulates in double: it equals the float64
+    reference on the same (float32-representable) values to the float64 tolerance."""
+    A, B = data(35, 33, 19, seed=5)
+    A32, B32 = A.astype(np.float32), B.astype(np.float32)
+    kernel = shim.module(m, zero).get_function("dv_cdist_f32")
+    before = kernel.launches
+    got = dv.cdist(A32, B32, m, zero=zero, backend="cupy")
+    assert kernel.launches == before + 1  # the float32 kernel ran, no float64 copy
+    ref = dv.cdist(A32.astype(np.float64), B32.astype(np.float64), m, zero=zero, backend="numpy")
+    assert_same(got, ref, RTOL)
+
+
+@pytest.mark.parametrize("m", [m for m in MEASURES if m.symmetric], ids=lambda m: m.name)
+def test_pdist_and_self_cdist_compute_half_and_mirror(shim, m):
+    X, _ = data(37, 2, 7, seed=8)
+    zero = "strict"
+    ref = dv.cdist(X, X, m, zero=zero, backend="numpy")
+    full = dv.cdist(X, X, m, zero=zero, backend="cupy")
+    np.testing.assert_array_equal(full, full.T)  # exactly symmetric: mirrored
+    assert_same(full, ref, RTOL)
+    cond = dv.pdist(X, m, zero=zero, backend="cupy")
+    iu = np.triu_indices(X.shape[0], k=1)
+    np.testing.assert_array_equal(cond, full[iu])
+
+
+def test_half_path_skips_the_tiles_below_the_diagonal(shim, monkeypatch):
+    """cdist(X, X) of a symmetric measure launches with upper_only = 1: a tile wholly below
+    the diagonal is never written by the pairwise kernel (only by dv_mirror)."""
+    m = dv.get("manhattan")
+    X, _ = data(70, 2, 5, seed=2)
+    calls = []
+    kernel = shim.module(m, "strict").get_function("dv_cdist_f64")
+    real = type(kernel).__call__
+
+    def spy(self, grid, block, args, **kw):
+        calls.append((self.name, args[-1]))
+        return real(self, grid, block, args, **kw)
+
+    monkeypatch.setattr(type(kernel), "__call__", spy)
+    dv.cdist(X, X, m, backend="cupy")
+    dv.cdist(X, X.copy(), m, backend="cupy")
+    assert calls == [
+        ("dv_cdist_f64", np.int32(1)),
+        ("dv_mirror", np.int64(70)),
+        ("dv_cdist_f64", np.int32(0)),
+    ]
+
+
+@pytest.mark.parametrize("name", [m.name for m in MEASURES if not m.symmetric])
+def test_asymmetric_measures_are_never_mirrored(shim, name):
+    X, _ = data(20, 2, 6, seed=4)
+    X = X + 0.01  # no zeros: finite values both ways
+    got = dv.cdist(X, X, name, backend="cupy")
+    assert_same(got, dv.cdist(X, X, name, backend="numpy"), RTOL)
+    assert not np.allclose(got, got.T)
+    with pytest.raises(InputError, match="not symmetric"):
+        dv.pdist(X, name, backend="cupy")
+
+
+def test_jeffreys_epsilon_rule_is_not_mirrored(shim):
+    X, _ = data(20, 2, 6, seed=4)
+    got = dv.cdist(X, X, "jeffreys", zero="epsilon", backend="cupy")
+    assert_same(got, dv.cdist(X, X, "jeffreys", zero="epsilon", backend="numpy"), RTOL)
+
+
+def test_launches_are_split_at_the_grid_limit(shim, monkeypatch):
+    """More row tiles than gridDim.y allows: several launches over row slices, same result."""
+    monkeypatch.setattr(cupy_gpu, "MAX_GRID_Y", 1)  # 32 rows per launch
+    A, B = data(100, 9, 5, seed=6)
+    for name in ("jensen_shannon", "chebyshev"):
+        assert_same(
+            dv.cdist(A, B, name, backend="cupy"), dv.cdist(A, B, name, backend="numpy"), RTOL
+        )
+    X, _ = data(70, 2, 5, seed=7)  # the half path is skipped when split: still correct
+    assert_same(
+        dv.cdist(X, X, "manhattan", backend="cupy"),
+        dv.cdist(X, X, "manhattan", backend="numpy"),
+        RTOL,
+    )
+
+
+def _stable_top(D, k, largest):
+    key = -D if largest else D
+    idx = np.argsort(key, axis=1, kind="stable")[:, :k]
+    return idx, np.take_along_axis(D, idx, axis=1)
+
+
+@pytest.mark.parametrize("name", ["manhattan", "cosine", "kullback_leibler", "sorensen", "jaccard"])
+def test_knn_on_the_device_equals_a_stable_argsort(shim, name):
+    rng = np.random.default_rng(1)
+    A, B = data(23, 57, 6, seed=9)
+    B[10] = B[3]  # ties
+    B[40] = B[3]
+    B[20] = 0.0  # NaN for some measures (0 / 0)
+    A[5] = 0.0
+    D = dv.cdist(A, B, name, backend="numpy")
+    largest = dv.get(name).kind == "similarity"
+    for k in (1, 5, 57):
+        idx, val = dv.knn(A, B, k, name, backend="cupy", working_memory=8 * 57 * 7 / 2**20)
+        ref_idx, ref_val = _stable_top(D, k, largest)
+        np.testing.assert_array_equal(idx, ref_idx)
+        assert_same(val, ref_val, RTOL)
+    assert rng is not None
+
+
+def test_chunked_on_the_device_equals_cdist(shim):
+    A, B = data(40, 30, 7, seed=11)
+    blocks = list(
+        dv.cdist_chunked(A, B, "topsoe", backend="cupy", working_memory=8 * 30 * 6 / 2**20)
+    )
+    assert len(blocks) == 7
+    np.testing.assert_array_equal(np.concatenate(blocks), dv.cdist(A, B, "topsoe", backend="cupy"))
+
+
+def test_auto_keeps_numpy_input_on_the_cpu(shim):
+    """backend='auto' picks the GPU only for CuPy arrays: NumPy input stays on Numba even with a
+    device runtime installed."""
+    A, B = data(5, 6, 4, seed=1)
+    kernel = shim.module(dv.get("manhattan"), "strict").get_function("dv_cdist_f64")
+    before = kernel.launches
+    dv.cdist(A, B, "manhattan")
+    assert kernel.launches == before
+
+
+def test_factored_method_is_refused_on_the_device(shim):
+    A, B = data(5, 6, 4, seed=1)
+    with pytest.raises(InputError, match="method='factored' is not available on the cupy"):
+        dv.cdist(A, B, "cosine", backend="cupy", method="factored")
+
+
+# --- the shim has teeth: it catches what a GPU would get wrong --------------------------------
+
+
+def test_a_deleted_barrier_gives_wrong_results():
+    """Without the __syncthreads() after the compute loop, threads overwrite the shared tile
+    that others still read (d > 16 needs two stages): the results differ from the reference.
+    This is what the cuda_cpu tests would catch."""
+    m = dv.get("manhattan")
+    src = cuda_source.module_source(m, "strict")
+    head, sep, tail = src.rpartition("        __syncthreads();\n    }\n    const double dd")
+    assert sep
+    broken = head + "    }\n    const double dd" + tail
+    rt = shim_runtime()
+    rt.module_factory = ShimModule
+    rt._modules[(m.name, "strict")] = ShimModule(broken)
+    A, B = data(35, 33, 40, seed=3)
+    with cupy_gpu.use_runtime(rt):
+        got = dv.cdist(A, B, m, backend="cupy")
+    assert not np.allclose(got, dv.cdist(A, B, m, backend="numpy"))
+
+
+def test_a_barrier_in_divergent_code_is_reported():
+    src = """
+extern "C" __global__ void bad(double* out, long long n) {
+    if (threadIdx.x < 3) return;
+    __syncthreads();
+    out[threadIdx.x] = 1.0;
+}
+"""
+    k = ShimModule(src).get_function("bad")
+    with pytest.raises(LaunchError, match="not reached by every thread"):
+        k((1, 1, 1), (8, 1, 1), (np.zeros(8), np.int64(8)))
+
+
+def test_arguments_are_checked_as_strictly_as_cupy_passes_them():
+    m = dv.get("manhattan")
+    mod = ShimModule(cuda_source.module_source(m, "strict"))
+    k = mod.get_function("dv_mirror")
+    out = np.zeros((4, 4))
+    k((1, 1, 1), (16, 16, 1), (out, 4))  # a Python int is passed as int64 by CuPy too
+    with pytest.raises(LaunchError, match="dtype float32"):
+        k((1, 1, 1), (16, 16, 1), (out.astype(np.float32), np.int64(4)))
+    with pytest.raises(LaunchError, match="non-contiguous"):
+        k((1, 1, 1), (16, 16, 1), (np.zeros((4, 8))[:, ::2], np.int64(4)))
+    with pytest.raises(LaunchError, match="takes 2 arguments"):
+        k((1, 1, 1), (16, 16, 1), (out,))
+    cd = mod.get_function("dv_cdist_f64")
+    A = np.zeros((2, 3))
+    args = [A, A, np.zeros((2, 2)), np.int64(2), np.int64(2), np.int64(3)]
+    args += [np.float64(1e-5), np.float64(0), np.float64(0)]
+    with pytest.raises(LaunchError, match="int32"):  # CuPy would pass int64 to an int
+        cd((1, 1, 1), (16, 16, 1), (*args, 0))
+    with pytest.raises(LaunchError, match="outside CUDA's limits"):
+        cd((1, 1, 1), (64, 32, 1), (*args, np.int32(0)))
+    with pytest.raises(LaunchError, match="no __global__ function"):
+        mod.get_function("dv_nope")
+
+
+def test_cupy_backend_without_cupy_is_one_clear_sentence(monkeypatch):
+    monkeypatch.setattr(cupy_gpu, "_OVERRIDE", [])  # no shim runtime: the real lookup
+    try:
+        import cupy  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("CuPy is installed here")
+    with pytest.raises(InputError) as e:
+        dv.cdist([[0.5, 0.5]], [[0.2, 0.8]], "manhattan", backend="cupy")
+    msg = str(e.value)
+    assert msg.startswith("manhattan: backend='cupy' cannot run: CuPy is not installed")
+    assert "\n" not in msg
