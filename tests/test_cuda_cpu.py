@@ -263,3 +263,36 @@ def test_cupy_backend_without_cupy_is_one_clear_sentence(monkeypatch):
     msg = str(e.value)
     assert msg.startswith("manhattan: backend='cupy' cannot run: CuPy is not installed")
     assert "\n" not in msg
+
+
+@pytest.mark.parametrize(
+    ("version", "available", "message"),
+    [
+        ("14.2.0", False, "CuPy found no usable CUDA device (cupy.is_available() is False)"),
+        ("13.6.0", True, "CuPy >= 14 is required, found 13.6.0"),
+    ],
+)
+def test_cupy_without_a_device_or_too_old_is_one_clear_sentence(
+    monkeypatch, version, available, message
+):
+    """A stand-in ``cupy`` module (the real one behaves so without a driver: checked by hand
+    with cupy-cuda12x 14.2.0 on a machine without a GPU)."""
+    import sys
+    import types
+
+    fake = types.ModuleType("cupy")
+    fake.__version__ = version
+    fake.is_available = lambda: available
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    monkeypatch.setattr(cupy_gpu, "_OVERRIDE", [])
+    monkeypatch.setattr(cupy_gpu, "_RUNTIME", None)
+    with pytest.raises(InputError) as e:
+        dv.cdist([[0.5, 0.5]], [[0.2, 0.8]], "manhattan", backend="cupy")
+    assert str(e.value) == f"manhattan: backend='cupy' cannot run: {message}"
+
+
+def test_pair_runs_the_device_kernel_when_asked(shim):
+    P, Q = [0.1, 0.2, 0.7], [0.3, 0.3, 0.4]
+    got = dv.pair(P, Q, "kullback_leibler", backend="cupy")
+    assert isinstance(got, float)
+    assert got == pytest.approx(dv.pair(P, Q, "kullback_leibler", backend="numpy"), rel=1e-14)
