@@ -66,15 +66,21 @@ def nvrtc_version() -> str:
     return f"{major}.{minor}"
 
 
-def compile_cubin(source: str, arch: int, name: str = "divergences.cu") -> tuple[bool, bytes, str]:
-    """Compile ``source`` to a cubin for ``sm_<arch>``: (ok, cubin, compiler log)."""
+def compile_cubin(
+    source: str, arch: int, name: str = "divergences.cu", kernels: Sequence[str] = ()
+) -> tuple[bool, bytes, str]:
+    """Compile ``source`` to a cubin for ``sm_<arch>``: (ok, cubin, compiler log).
+
+    ``kernels``: entry points that must exist (registered as NVRTC name expressions, so that
+    a missing or misspelt one is a compile error).
+    """
     nvrtc = _nvrtc()
     ok_code = nvrtc.nvrtcResult.NVRTC_SUCCESS
     err, prog = nvrtc.nvrtcCreateProgram(source.encode(), name.encode(), 0, [], [])
     if err != ok_code:
         return False, b"", f"nvrtcCreateProgram: {err}"
     try:
-        for kernel in KERNELS:
+        for kernel in kernels:
             nvrtc.nvrtcAddNameExpression(prog, kernel.encode())
         opts = [f"--gpu-architecture=sm_{arch}".encode(), *(o.encode() for o in NVRTC_OPTIONS)]
         (status,) = nvrtc.nvrtcCompileProgram(prog, len(opts), opts)
@@ -113,7 +119,8 @@ def check(
     def one(task: tuple[Measure, str, int]) -> Result:
         m, zero, arch = task
         t = time.perf_counter()
-        ok, cubin, log = compile_cubin(module_source(m, zero), arch, f"{m.name}_{zero}.cu")
+        src = module_source(m, zero)
+        ok, cubin, log = compile_cubin(src, arch, f"{m.name}_{zero}.cu", KERNELS)
         return Result(m.name, zero, arch, ok, len(cubin), time.perf_counter() - t, log)
 
     tasks = [(m, z, a) for m, z in modules(selected) for a in archs]
@@ -148,10 +155,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per module")
 
 
-def run(args: argparse.Namespace, out: Any = sys.stdout) -> int:
-    """Run the check and print a per-arch summary; 0 when everything compiled."""
+def run(args: argparse.Namespace, out: Any = None) -> int:
+    """Run the check and print a per-arch summary (to ``out``, default stdout); 0 when
+    everything compiled."""
     from .registry import get
 
+    out = sys.stdout if out is None else out
     selected = [get(n) for n in args.measure] if args.measure else None
     t0 = time.perf_counter()
     results = check(args.arch, selected, jobs=args.jobs)
