@@ -194,11 +194,15 @@ def cdist(
         implementation, which also runs CuPy and torch arrays (keeping autograd).
         ``auto`` takes ``numba`` for NumPy arrays, ``cupy`` for CuPy arrays, else ``numpy``.
     method : {"auto", "direct", "factored"}, default "auto"
-        For the ``numba`` back end. ``factored``: measures whose every accumulator is a
-        product f(P_i) g(Q_i) or a per-row sum (cosine, inner product, fidelity, ...;
-        detected from the definition) run as per-row terms plus one BLAS matrix product,
-        summing the same products as the direct kernel in another order (so equally
-        accurate); an error for other measures. ``direct``: the generated kernel.
+        For the ``numba`` back end. ``factored``: measures whose terms expand into
+        separable monomials c f(P_i) g(Q_i) (cosine, fidelity, KL = sum P log P - P . log Q,
+        Pearson, Hellinger, squared Euclidean, ...; detected from the definition) run as
+        per-row terms plus BLAS matrix products, with the exact zero rules restored by
+        indicator products. Every pair carries a rounding-error bound, and pairs whose
+        bound exceeds 2^-40 of the value (near P = Q, where the expansion cancels) are
+        recomputed by the direct kernel, so the result keeps the direct kernel's accuracy.
+        An error for measures without such a form (logs of sums, min/abs of differences:
+        JS, Topsoe, Manhattan, ...). ``direct``: the generated kernel.
         ``auto``: ``factored`` where available, else ``direct``.
     **params
         Measure parameters: ``p`` (Minkowski order), ``base`` (log base of log
@@ -248,8 +252,8 @@ def cdist(
         can_factor = factored.factorable(m, zero)
         if method == "factored" and not can_factor:
             raise InputError(
-                f"{m.name}: method='factored' needs every accumulator to be a product "
-                "f(P_i) g(Q_i) or a per-row sum; use method='direct' or 'auto'"
+                f"{m.name}: method='factored' needs every term to expand into separable "
+                "products f(P_i) g(Q_i); use method='direct' or 'auto'"
             )
         if can_factor and method != "direct":
             return factored.cdist(m, A, B, zero=zero, eps=eps, params=params)
