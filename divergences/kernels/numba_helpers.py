@@ -9,6 +9,10 @@ from __future__ import annotations
 import math
 
 import numba
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
 
 from .helpers import LOG1PMX_SERIES_BELOW
 
@@ -60,7 +64,7 @@ def _log_ratio(a: float, b: float) -> float:
 
 @_jit
 def _one_infinite(a: float, b: float) -> bool:
-    return math.isinf(a) != math.isinf(b) and a == a and b == b
+    return (math.isinf(a) != math.isinf(b)) & (a == a) & (b == b)
 
 
 @_jit
@@ -76,17 +80,115 @@ def kl_elem(a: float, b: float) -> float:
     return a * _log_ratio(a, b) + diff
 
 
+@intrinsic
+def _bits(typingctx, x):
+    """The bits of a float64 as an int64 (a bitcast, which vectorises)."""
+    if x != types.float64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _from_bits(typingctx, i):
+    """The float64 with the bits of an int64."""
+    if i != types.int64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
+
+
+@intrinsic
+def _where(typingctx, cond, x, y):
+    """x if cond else y as an LLVM select: no branch, whatever the optimiser's heuristics
+    (Numba's ternaries become branches, which keep the SLP vectoriser out)."""
+    if cond != types.boolean or x != y or x not in (types.float64, types.int64):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.select(args[0], args[1], args[2])
+
+    return x(types.boolean, x, x), codegen
+
+
+_SQRT2 = 1.4142135623730951
+_SQRT_HALF = 0.7071067811865476
+_SQRT_HALF_BITS = 0x3FE6A09E667F3BCD
+_MANTISSA = 0x000FFFFFFFFFFFFF
+_TINY = 2.2250738585072014e-308  # the smallest normal float64
+_TWO54 = 18014398509481984.0
+# fdlibm's log: log1p(f) = f - f^2/2 + s (f^2/2 + R(s^2)), s = f / (2 + f), for
+# f in [sqrt(1/2) - 1, sqrt(2) - 1] (under 1 ulp); ln 2 split so that k ln2_hi is exact
+_LG1 = 6.666666666666735130e-01
+_LG2 = 3.999999999940941908e-01
+_LG3 = 2.857142874366239149e-01
+_LG4 = 2.222219843214978396e-01
+_LG5 = 1.818357216161805012e-01
+_LG6 = 1.531383769920937332e-01
+_LG7 = 1.479819860511658591e-01
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+
+
+@_jit
+def _frexp_sqrt2(x: float) -> tuple[int, float]:
+    """(k, m) with x = 2**k m, m in [sqrt(1/2), sqrt(2)), for finite x > 0 (subnormals
+    too); garbage otherwise.  Branch-free integer arithmetic on the bits."""
+    sub = x < _TINY
+    t = _bits(_where(sub, x * _TWO54, x)) - _SQRT_HALF_BITS
+    k = (t >> 52) - _where(sub, np.int64(54), np.int64(0))
+    return k, _from_bits((t & _MANTISSA) + _SQRT_HALF_BITS)
+
+
+@_jit
+def _log1p_tail(f: float) -> float:
+    """log1p(f) - f for f in [sqrt(1/2) - 1, sqrt(2) - 1] (fdlibm's polynomial)."""
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (_LG2 + w * (_LG4 + w * _LG6))
+    t2 = z * (_LG1 + w * (_LG3 + w * (_LG5 + w * _LG7)))
+    return s * (hfsq + (t2 + t1)) - hfsq
+
+
 @_jit
 def kl_mid(a: float, b: float) -> float:
-    """kl_elem(a, (a + b) / 2) without rounding the midpoint."""
-    if _one_infinite(a, b):
-        return math.inf
+    """kl_elem(a, (a + b) / 2) without rounding the midpoint.
+
+    Branch-free (every path computed, the result selected) with its own logarithm, so that
+    LLVM vectorises it across the rows of a block; the same values as the array-API
+    version up to rounding.  Near a = b (|r| <= 1/2, r = (b - a) / 2a) it is
+    -a log1pmx(r), far from it a log(2a / (a + b)) + (b - a) / 2 with the ratio's
+    logarithm taken as (kp - kq) ln 2 + log(mp / mq) from 2a = 2**kp mp, a + b = 2**kq mq
+    (no under- or overflow); both reduce to one log1p(f), f in [sqrt(1/2) - 1, sqrt(2) - 1]
+    (f = r, 2r + 1 or (r - 1) / 2 near, exact).
+    """
     half = 0.5 * (b - a)
-    if a == 0.0:
-        return half
-    if abs(half) <= 0.5 * a:
-        return -a * log1pmx(half / a)
-    return a * _log_ratio(2.0 * a, a + b) + half
+    near = abs(half) <= 0.5 * a
+    q = a + b
+    kp, mp = _frexp_sqrt2(2.0 * a)
+    kq, mq = _frexp_sqrt2(q)
+    v = _where(near, half, mp) / _where(near, a, mq)  # r near, mp / mq in (1/2, 2) far
+    w = _where(near, v + 1.0, v)
+    up = w >= _SQRT2
+    down = w < _SQRT_HALF
+    kc = _where(up, 1.0, _where(down, -1.0, 0.0))
+    c = _where(up, 0.5, _where(down, 2.0, 1.0))
+    f = v * c + _where(near, c - 1.0, -1.0)
+    k = _where(near, kc, np.float64(kp - kq) + kc)
+    # near: log1p(r) - r = k ln 2 + log1p(f) - r, with k ln2_hi - r + f = 0 when k = 0
+    lg = ((k * _LN2_HI + _where(near, -v, 0.0)) + f) + (_log1p_tail(f) + k * _LN2_LO)
+    far = _where(q == math.inf, -math.inf, a * lg) + half  # log(2a) - log(inf) = -inf
+    t = _where(near, -a * lg, far)
+    t = _where(a == 0.0, half, t)
+    return _where(_one_infinite(a, b), math.inf, t)
 
 
 @_jit
