@@ -54,14 +54,18 @@ EXPANDED = [
     ("hellinger", "strict"),
     ("matusita", "strict"),
     ("squared_chord", "strict"),
+    # kl_mid(x, y) = x log(2x) - x log(x + y) + (y - x) / 2: per-row sums plus the per-pair
+    # sum of (alpha x + beta y) log(x + y) (divergences/kernels/mixed_log.py)
+    ("jensen_shannon", "strict"),
+    ("jensen_shannon_distance", "strict"),
+    ("topsoe", "strict"),
+    ("jensen_difference", "strict"),
+    ("k_divergence", "strict"),
 ]
+MIXED = ["jensen_shannon", "jensen_shannon_distance", "topsoe", "jensen_difference", "k_divergence"]
 EXPANDED_IDS = [f"{n}-{z}" for n, z in EXPANDED]
 # no separable expansion: logs of sums, min/max/abs of differences, ratios of sums
 NOT_SEPARABLE = [
-    "jensen_shannon",
-    "topsoe",
-    "k_divergence",
-    "jensen_difference",
     "taneja",
     "manhattan",
     "chebyshev",
@@ -157,6 +161,20 @@ def test_kl_is_sum_p_log_p_minus_one_product():
     ]
 
 
+def test_js_family_is_row_sums_and_one_mixed_log_sum():
+    """JS = (sum x log 2x + sum y log 2y - sum (x + y) log(x + y)) / 2: per-row sums and one
+    logarithm per element, alpha = beta = -1 (K divergence: alpha = -1, beta = 0)."""
+    ((_, acc),) = factored.plan(dv.get("jensen_shannon"), "strict").accs.items()
+    assert sorted((m.coef, m.f, m.g, m.mixed) for m in acc.monos) == [
+        (-1.0, "", "(y)", True),
+        (-1.0, "(x)", "", True),
+        (1.0, "", "(log(2 * y)) * (y)", False),
+        (1.0, "(log(2 * x)) * (x)", "", False),
+    ]
+    ((_, acc),) = factored.plan(dv.get("k_divergence"), "strict").accs.items()
+    assert [(m.coef, m.f, m.g) for m in acc.monos if m.mixed] == [(-1.0, "(x)", "")]
+
+
 def test_expansion_algebra():
     ex = factored.expand
     assert {(m.coef, m.f, m.g) for m in ex("(x - y)**2", "real")} == {
@@ -175,8 +193,27 @@ def test_expansion_algebra():
         (-2.0, "(sqrt(x))", "(sqrt(y))"),
         (1.0, "", "(y)"),
     }
-    for term in ("min(x, y)", "abs(x - y)", "log(x + y)", "div0(x - y, x + y)", "kl_mid(x, y)"):
+    for term in (
+        "min(x, y)",
+        "abs(x - y)",
+        "log(x + y)",
+        "div0(x - y, x + y)",
+        "x**2 * log(x + y)",
+    ):
         assert ex(term) is None, term
+    # log(c (x + y)) is the mixed atom, in monomials x log(x + y) and y log(x + y) only
+    assert {(m.coef, m.f, m.g, m.mixed) for m in ex("kl_mid(x, y)")} == {
+        (1.0, "(log(2 * x)) * (x)", "", False),
+        (-1.0, "(x)", "", True),
+        (-0.5, "(x)", "", False),
+        (0.5, "", "(y)", False),
+    }
+    assert {(m.coef, m.f, m.g, m.mixed) for m in ex("y * log((x + y) / 2)")} == {
+        (-math.log(2), "", "(y)", False),
+        (1.0, "", "(y)", True),
+    }
+    assert ex("log(x + y)", "real") is None  # x + y may be <= 0 there
+    assert ex("x * log(x + 2 * y)") is None
     # a log or sqrt of a monomial needs positive atoms: not on the real domain
     assert ex("log(x / y)", "real") is None
     assert ex("log(x / y)") is not None
@@ -313,7 +350,7 @@ def test_well_conditioned_pairs_keep_the_factored_value():
     rng = np.random.default_rng(2)
     A, B = rng.dirichlet(np.ones(64), size=30), rng.dirichlet(np.ones(64), size=25)
     names = ("kullback_leibler", "jeffreys", "squared_euclidean", "hellinger", "pearson")
-    for name in (*names, "neyman", "kumar_johnson", "additive_symmetric_chi"):
+    for name in (*names, "neyman", "kumar_johnson", "additive_symmetric_chi", *MIXED):
         got = dv.cdist(A, B, name)
         assert factored.last_recomputed == 0, name
         assert_same(got, dv.cdist(A, B, name, method="direct"), rtol=1e-12)
