@@ -201,8 +201,10 @@ def cdist(
         indicator products. Every pair carries a rounding-error bound, and pairs whose
         bound exceeds 2^-40 of the value (near P = Q, where the expansion cancels) are
         recomputed by the direct kernel, so the result keeps the direct kernel's accuracy.
-        An error for measures without such a form (logs of sums, min/abs of differences:
-        JS, Topsoe, Manhattan, ...). ``direct``: the generated kernel.
+        The Jensen-Shannon family (JS, Topsoe, Jensen difference, K divergence) adds one
+        per-pair sum of (a P_i + b Q_i) log(P_i + Q_i): one logarithm per element instead
+        of two. An error for measures without such a form (other logs of sums, min/abs of
+        differences: Taneja, Manhattan, ...). ``direct``: the generated kernel.
         ``auto``: ``factored`` where available, else ``direct``.
     **params
         Measure parameters: ``p`` (Minkowski order), ``base`` (log base of log
