@@ -75,6 +75,7 @@ import numpy as np
 
 from ..expr import compile_with, names_in, parse
 from ..spec import Measure
+from . import mixed_log
 from .helpers import vocabulary
 
 #: unit roundoff of float64
@@ -633,10 +634,16 @@ class _Acc:
     # sum |values|, already times gamma(0), and of the terms of rows_abs / cols_abs
     rows_fine: np.ndarray | None = None
     cols_fine: np.ndarray | None = None
-    # the mixed monomials: (alpha, beta) of sum (alpha x + beta y) log(x + y), the rows
+    # the mixed monomials: (alpha, beta) of sum (alpha x + beta y) log(x + y), the rows,
+    # and gamma of the kernel's summation depth
     mix: tuple[float, float] | None = None
     A: np.ndarray | None = None
     B: np.ndarray | None = None
+    mix_gamma: float = 0.0
+
+
+#: whether numpy's longdouble has at least 60 bits of mantissa (x86 Linux: 64)
+_EXTENDED = bool(np.finfo(np.longdouble).eps <= 2.0**-59)
 
 
 def _row_sums(F: np.ndarray) -> tuple[np.ndarray, bool]:
@@ -645,10 +652,6 @@ def _row_sums(F: np.ndarray) -> tuple[np.ndarray, bool]:
     if _EXTENDED:
         return F.sum(axis=1, dtype=np.longdouble).astype(np.float64), True
     return F.sum(axis=1), False
-
-
-#: whether numpy's longdouble has at least 60 bits of mantissa (x86 Linux: 64)
-_EXTENDED = bool(np.finfo(np.longdouble).eps <= 2.0**-59)
 
 
 def _prepare_expanded(ex: Expanded, XA: Any, XB: Any, ns: dict[str, float], d: int) -> _Acc:
@@ -696,6 +699,7 @@ def _prepare_expanded(ex: Expanded, XA: Any, XB: Any, ns: dict[str, float], d: i
     acc = _Acc(rows, cols, rows_abs, cols_abs, None, None, True, None, None, d, [], {})
     if alpha or beta:
         acc.mix, acc.A, acc.B = (alpha, beta), A, B
+        acc.mix_gamma = _gamma(mixed_log.depth(d))
     if prods:
         Fs = [F if c == 1.0 else (-F if c == -1.0 else c * F) for c, F, _ in prods]
         acc.F = np.hstack(Fs) if len(prods) > 1 else Fs[0]
@@ -801,13 +805,6 @@ def _zero_corrections(ex: Expanded, XA: _Side, XB: _Side, ns: dict[str, float], 
                     )
 
 
-def mixed_log_depth(d: int) -> int:
-    """The summation depth of :func:`divergences.kernels.mixed_log.sums` over ``d``."""
-    from . import mixed_log
-
-    return mixed_log.depth(d)
-
-
 def _gamma(n: int) -> float:
     nu = (n + DEPTH_MARGIN) * U
     return nu / (1.0 - nu)
@@ -825,8 +822,6 @@ def _products(acc: _Acc, r: slice) -> dict[str, Any]:
         if not acc.one_sign:
             out["cs"] = acc.norm_f[r] @ acc.norm_g.T
     if acc.mix is not None:
-        from . import mixed_log
-
         out["mix"], out["mix_abs"] = mixed_log.sums(acc.A[r], acc.B, *acc.mix)
     if acc.corr:
         out["corr"] = sum(L[r] @ R.T for L, R in acc.corr)
@@ -858,7 +853,7 @@ def _assemble(acc: _Acc, prods: dict[str, Any], r: slice, s: slice) -> tuple[Any
     S += acc.cols_fine[None, :]
     if "mix" in prods:
         val += prods["mix"][s]
-        S += _gamma(mixed_log_depth(acc.B.shape[1])) * prods["mix_abs"][s]
+        S += acc.mix_gamma * prods["mix_abs"][s]
     if acc.poles:
         pos = prods["pos"][s] > 0 if "pos" in prods else False
         neg = prods["neg"][s] > 0 if "neg" in prods else False

@@ -25,6 +25,8 @@ from types import ModuleType
 
 import numpy as np
 
+from .numba_cpu import TILE_A_BYTES, TILE_B_BYTES, _call, load_generated, pack_rows
+
 #: rows of XA per block, one per SIMD lane (8 lanes of AVX-512; 16 compiled 70 % longer
 #: for the same speed)
 ROWS = 8
@@ -85,8 +87,8 @@ def _source() -> str:
         "    n = XB.shape[0]",
         "    nb, size = P.shape",
         "    dim = size // ROWS",
-        "    tile_a = max(1, 32768 // (8 * size + 8))",
-        "    tile_b = max(1, 262144 // (8 * dim + 8))",
+        f"    tile_a = max(1, {TILE_A_BYTES} // (8 * size + 8))",
+        f"    tile_b = max(1, {TILE_B_BYTES} // (8 * dim + 8))",
         "    ntb = (n + tile_b - 1) // tile_b",
         "    for t in numba.prange(((nb + tile_a - 1) // tile_a) * ntb):",
         "        ib0 = (t // ntb) * tile_a",
@@ -101,8 +103,6 @@ def _source() -> str:
 
 @functools.cache
 def _module() -> ModuleType:
-    from .numba_cpu import load_generated
-
     return load_generated("_divergences_mixed_log", _source())
 
 
@@ -120,8 +120,6 @@ def sums(
     >>> bool(np.isclose(V[0, 0], -(0.75 * np.log(0.75) + 1.25 * np.log(1.25))))
     True
     """
-    from .numba_cpu import _call, pack_rows
-
     XB = np.ascontiguousarray(XB, dtype=np.float64)
     m, n = XA.shape[0], XB.shape[0]
     V = np.empty((m, n))

@@ -163,25 +163,13 @@ def _log1p_tail(f: float) -> float:
 
 
 @_jit
-def _log1p_tail_horner(f: float) -> float:
-    """_log1p_tail with the polynomial in one Horner chain: in log_pos's loops fdlibm's
-    even/odd split kept LLVM's SLP vectoriser out (the polynomial ran lane by lane, 2.6x
-    slower); in kl_mid's the split form is the one that vectorises."""
-    hfsq = 0.5 * f * f
-    s = f / (2.0 + f)
-    z = s * s
-    r = z * (_LG1 + z * (_LG2 + z * (_LG3 + z * (_LG4 + z * (_LG5 + z * (_LG6 + z * _LG7))))))
-    return s * (hfsq + r) - hfsq
-
-
-@_jit
 def log_pos(s: float) -> float:
     """log(s) for finite s > 0 (subnormals too), under 1 ulp (fdlibm's method), branch-free
     so that it vectorises; garbage for s <= 0, inf or NaN (callers select around them)."""
     k, m = _frexp_sqrt2(s)
     f = m - 1.0
     kf = np.float64(k)
-    return kf * _LN2_HI + (f + (_log1p_tail_horner(f) + kf * _LN2_LO))
+    return kf * _LN2_HI + (f + (_log1p_tail(f) + kf * _LN2_LO))
 
 
 @_jit
