@@ -7,6 +7,7 @@
 ['hellinger', 'matusita']
 """
 
+from .analysis import analyze
 from .api import cdist, pair, pdist
 from .registry import AliasedMeasure, UnknownMeasureError, get, measures, names, select
 from .search import cdist_chunked, knn
@@ -21,6 +22,7 @@ __all__ = [
     "InputError",
     "Measure",
     "UnknownMeasureError",
+    "analyze",
     "cdist",
     "cdist_chunked",
     "get",

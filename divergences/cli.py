@@ -532,6 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
     _gpu_check_arguments(p)
     p.set_defaults(handler=_cmd_gpu_check)
 
+    from .cli_analysis import add_commands as _analysis_commands
+
+    _analysis_commands(sub)
+
     p = sub.add_parser("catalog", help="write CATALOG.md, or check that it is up to date")
     p.add_argument("--check", action="store_true", help="exit 1 when the file is stale")
     p.add_argument("--output", default="CATALOG.md", metavar="PATH", help="default CATALOG.md")

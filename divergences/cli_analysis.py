@@ -1,0 +1,153 @@
+"""The ``analyze`` subcommand of ``divergences`` (and its ``--example``).
+
+Kept apart from :mod:`divergences.cli` so that the main command stays small; only the
+standard library is imported until a subcommand runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+
+def parse_params(specs: list[str] | None) -> dict[str, list[dict[str, float]]]:
+    """``["minkowski:p=3", "minkowski:p=1", "renyi:alpha=0.5"]`` -> a params mapping.
+
+    Several specs for one measure give several columns of it.
+    """
+    from .cli import CommandError
+
+    out: dict[str, list[dict[str, float]]] = {}
+    for spec in specs or []:
+        name, sep, rest = spec.partition(":")
+        if not sep or not rest:
+            raise CommandError(f"--params {spec!r}: expected NAME:KEY=VALUE[,KEY=VALUE]")
+        one: dict[str, Any] = {}
+        for part in rest.split(","):
+            key, eq, value = part.partition("=")
+            if not eq or not key.strip():
+                raise CommandError(f"--params {spec!r}: expected NAME:KEY=VALUE[,KEY=VALUE]")
+            one[key.strip()] = value.strip()
+        out.setdefault(name.strip(), []).append(one)
+    return out
+
+
+def _summary(name: str, a: Any) -> list[str]:
+    out = [
+        f"{name}: {len(a.labels)} measures on {a.values.shape[0]} pairs, "
+        f"{len(a.groups)} groups at 1 - |Spearman| <= {a.threshold:g}"
+    ]
+    for g in a.groups:
+        if len(g) > 1:
+            out.append("  together: " + ", ".join(g))
+    alone = [g[0] for g in a.groups if len(g) == 1]
+    if alone:
+        out.append("  alone: " + ", ".join(alone))
+    for label, why in a.excluded.items():
+        out.append(f"  excluded {label}: {why}")
+    if a.dropped_pairs:
+        which = ", ".join(
+            f"{m} ({v['inf'] + v['nan']})" for m, v in a.nonfinite.items() if m not in a.excluded
+        )
+        out.append(f"  dropped {a.dropped_pairs} pairs with inf/NaN values of {which}")
+    return out
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    """Run ``divergences analyze``."""
+    from .analysis import analyze
+    from .cli import CommandError, _read
+    from .registry import get
+    from .report import ReportError, write_report
+
+    measures = None
+    if args.measures:
+        measures = [m.strip() for m in args.measures.split(",") if m.strip()]
+        for m in measures:
+            get(m)  # unknown names fail before any work
+    params = parse_params(args.params)
+    common = dict(
+        measures=measures,
+        pairs=args.pairs,
+        params=params,
+        k=args.k,
+        seed=args.seed,
+        threshold=args.threshold,
+        zero=args.zero,
+        normalize=args.normalize,
+    )
+    dest = args.output
+    parent = os.path.dirname(os.path.abspath(dest))
+    probe = parent
+    while not os.path.exists(probe):
+        probe = os.path.dirname(probe)
+    if not os.path.isdir(probe) or not os.access(probe, os.W_OK):
+        raise CommandError(f"cannot write the report to {dest}: {probe} is not writable")
+    if args.example:
+        if args.data is not None:
+            raise CommandError("analyze --example takes no data file")
+        from .examples import DATASETS
+
+        analyses, extra = {}, {}
+        for name, (load, about) in DATASETS.items():
+            analyses[name] = analyze(load(), **common)
+            extra[name] = {"data": about}
+    else:
+        if args.data is None:
+            raise CommandError("analyze needs a data file (.npy, .csv, .tsv) or --example")
+        X = _read(args.data)
+        Q = None if args.queries is None else _read(args.queries)
+        analyses = {"": analyze(X, queries=Q, **common)}
+        extra = {"data": os.path.basename(args.data)}
+    try:
+        written = write_report(analyses if args.example else analyses[""], dest, extra=extra)
+    except (ReportError, OSError) as e:
+        raise CommandError(str(e)) from None
+    for name, a in analyses.items():
+        print("\n".join(_summary(name or args.data, a)))
+    print(f"wrote {dest}/: " + ", ".join(written))
+    return 0
+
+
+def add_commands(sub: Any) -> None:
+    """Add ``analyze`` to the subcommands of the ``divergences`` parser."""
+    p = sub.add_parser(
+        "analyze",
+        help="correlate and cluster the measures on your data (Cha's analysis)",
+        description="Evaluates the measures on sampled pairs of rows of DATA (or every row of "
+        "--queries against every row of DATA), correlates them (Pearson on values, Spearman "
+        "on ranks; similarities negated so every measure ranks closest first), compares "
+        "their k nearest neighbours, clusters them (average linkage on 1 - |Spearman|) and "
+        "writes analysis.json, values.npz and a dendrogram and heatmap (PNG, SVG) to OUT.",
+    )
+    p.add_argument("data", nargs="?", metavar="DATA", help="rows are vectors (.npy/.csv/.tsv)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="report",
+        metavar="OUT",
+        help="report folder (default ./report; replaced atomically)",
+    )
+    p.add_argument("--measures", metavar="A,B,...", help="comma-separated names (default all)")
+    p.add_argument(
+        "--params",
+        nargs="+",
+        metavar="NAME:K=V",
+        help="parameters, e.g. minkowski:p=3 (repeat a name for more columns)",
+    )
+    p.add_argument("--pairs", type=int, default=4000, help="sampled pairs (default 4000)")
+    p.add_argument("--queries", metavar="Q", help="a query set: every query against DATA")
+    p.add_argument("-k", type=int, default=10, help="neighbours compared (default 10, 0: skip)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    p.add_argument(
+        "--threshold", type=float, default=0.02, help="cut height in 1 - |Spearman| (default 0.02)"
+    )
+    p.add_argument("--zero", choices=("strict", "epsilon"), default="strict")
+    p.add_argument("--normalize", action="store_true", help="divide each row by its sum first")
+    p.add_argument(
+        "--example",
+        action="store_true",
+        help="analyse scikit-learn's bundled digits and sample images (offline)",
+    )
+    p.set_defaults(handler=cmd_analyze)
