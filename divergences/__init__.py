@@ -9,6 +9,7 @@
 
 from .analysis import analyze
 from .api import cdist, pair, pdist
+from .profiles import plot
 from .registry import AliasedMeasure, UnknownMeasureError, get, measures, names, select
 from .search import cdist_chunked, knn
 from .spec import Claim, Measure
@@ -31,5 +32,6 @@ __all__ = [
     "names",
     "pair",
     "pdist",
+    "plot",
     "select",
 ]

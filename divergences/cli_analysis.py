@@ -110,8 +110,46 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plot(args: argparse.Namespace) -> int:
+    """Run ``divergences plot``."""
+    from .cli import CommandError
+    from .profiles import plot
+    from .registry import resolve
+    from .report import atomic_file
+
+    if (args.name is None) == (not args.all):
+        raise CommandError("plot needs a measure NAME or --all (not both)")
+    ext = os.path.splitext(args.output)[1].lower()
+    if ext not in (".png", ".svg", ".pdf"):
+        raise CommandError(f"{args.output}: plot writes .png, .svg or .pdf")
+    params: dict[str, float] = {}
+    if args.name is not None:
+        m, _ = resolve(args.name)
+        known = {p.name: p for p in m.params}
+        for spec in args.param or []:
+            key, eq, value = spec.partition("=")
+            if not eq or key.strip() not in known:
+                have = ", ".join(known) or "none"
+                raise CommandError(
+                    f"{m.name}: --param {spec!r} is not one of its parameters (it has: {have})"
+                )
+            params[key.strip()] = known[key.strip()].check(value, m.name)
+    elif args.param:
+        raise CommandError("--param needs a single measure NAME")
+
+    def draw(path: str) -> None:
+        plot(args.name, classes=args.classes, smoothing=args.smoothing, output=path, **params)
+
+    try:
+        atomic_file(args.output, draw)
+    except OSError as e:
+        raise CommandError(str(e)) from None
+    print(f"wrote {args.output}")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
-    """Add ``analyze`` to the subcommands of the ``divergences`` parser."""
+    """Add ``analyze`` and ``plot`` to the subcommands of the ``divergences`` parser."""
     p = sub.add_parser(
         "analyze",
         help="correlate and cluster the measures on your data (Cha's analysis)",
@@ -151,3 +189,19 @@ def add_commands(sub: Any) -> None:
         help="analyse scikit-learn's bundled digits and sample images (offline)",
     )
     p.set_defaults(handler=cmd_analyze)
+
+    p = sub.add_parser(
+        "plot",
+        help="a measure as a classification loss: value and gradient beside cross-entropy",
+        description="Draws L(t) = measure(P, softmax(t, 0, ...)) for a one-hot (or "
+        "label-smoothed) target P on class 0 as the true class's logit margin t moves from "
+        "wrong to right, and dL/dt, beside cross-entropy; --all draws every measure in one "
+        "grid.",
+    )
+    p.add_argument("name", nargs="?", metavar="NAME", help="name, alias or survey number")
+    p.add_argument("--all", action="store_true", help="a grid of every measure")
+    p.add_argument("--param", action="append", metavar="K=V", help="a parameter, e.g. p=3")
+    p.add_argument("--classes", type=int, default=2, help="number of classes (default 2)")
+    p.add_argument("--smoothing", type=float, default=0.0, help="label smoothing (default 0)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help=".png, .svg or .pdf")
+    p.set_defaults(handler=cmd_plot)
