@@ -315,8 +315,10 @@ def pdist(
         ),
         ndims=(2,),
     )
-    if not m.is_symmetric(zero):
+    if not m.is_symmetric(zero, params):
         mode = f" (with zero={zero!r})" if m.symmetric else ""
+        if m.params and not m.symmetric and m.properties.symmetric.condition:
+            mode = f" at {', '.join(f'{k}={v:g}' for k, v in params.items())}"
         raise InputError(
             f"{m.name} is not symmetric{mode}, so a condensed matrix would lose half of it; "
             f"use cdist(X, X, {m.name!r}) for the full matrix"

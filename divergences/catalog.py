@@ -89,8 +89,13 @@ def fmt_claim(claim: Claim) -> str:
 
 
 def fmt_param(p: Param) -> str:
-    """``p = 2 (p > 0): order of the norm``."""
-    return f"{p.name} = {fmt_number(p.default)} ({p.domain_text()}): {p.doc}"
+    """``p = 2 (p > 0): order of the norm``, with the special points and named values."""
+    text = f"{p.name} = {fmt_number(p.default)} ({p.domain_text()}): {p.doc}"
+    if p.special:
+        text += "; limits at " + ", ".join(fmt_number(v) for v in p.special)
+    if p.named:
+        text += "; named: " + ", ".join(f"{n} = {fmt_number(v)}" for n, v in p.named)
+    return text
 
 
 def zero_text(m: Measure) -> str:
@@ -162,8 +167,10 @@ def measure_record(m: Measure) -> dict[str, Any]:
             }
             for name, c in m.properties.items()
         },
-        "bounds": {"low": m.bounds.low, "high": m.bounds.high, "bounded": m.bounds.bounded},
-        "relations": [{"expr": r.expr, "holds": r.holds} for r in m.relations],
+        "bounds": {"low": m.bounds.low, "high": m.bounds.high, "bounded": m.is_bounded()},
+        "relations": [
+            {"expr": r.expr, "holds": r.holds, "params": dict(r.params)} for r in m.relations
+        ],
         "zeros": m.zeros,
         "epsilon_rule": m.epsilon is not None,
         "notes": m.notes,
@@ -362,6 +369,8 @@ def _relations(all_measures: tuple[Measure, ...]) -> list[str]:
     for m in all_measures:
         for r in m.relations:
             where = "on all inputs of its domain" if r.holds == "always" else "on pdfs"
+            if r.params:
+                where += ", at " + ", ".join(f"{k} = {fmt_number(v)}" for k, v in r.params.items())
             lines.append(f"- {_code(m.name)} ({number_text(m)}) = {_code(r.expr)} ({where})")
     lines.append("")
     return lines

@@ -185,6 +185,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
     ]
     for other, r in related:
         where = "all inputs" if r.holds == "always" else "on pdfs"
+        if r.params:
+            where += ", at " + ", ".join(
+                f"{k} = {catalog.fmt_number(v)}" for k, v in r.params.items()
+            )
         out.append(_wrap("", f"{other.name}(P, Q) = {r.expr}  ({where})", width=0))
     if not related:
         out.append("  none recorded")
@@ -262,9 +266,60 @@ def _write(path: str, D: Any) -> None:
         raise CommandError(f"cannot write {path}: {_one_line(str(e))}") from None
 
 
+def _measures_with(name: str) -> list[Any]:
+    from .registry import measures
+
+    return [m for m in measures() if any(p.name == name for p in m.params)]
+
+
+def _registry_params() -> dict[str, Any]:
+    """The first :class:`~divergences.spec.Param` of each parameter name in the registry."""
+    from .registry import measures
+
+    out: dict[str, Any] = {}
+    for m in measures():
+        for prm in m.params:
+            out.setdefault(prm.name, prm)
+    return out
+
+
+def _param_flag(name: str) -> str:
+    """``--alpha`` for ``alpha``, ``--lambda`` for ``lambda_``."""
+    return "--" + name.rstrip("_").replace("_", "-")
+
+
+def _param_value(text: str) -> float | str:
+    """A number, or a name some parameter of the registry accepts (``pearson``)."""
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    if any(text.strip().lower() == n for p in _registry_params().values() for n, _ in p.named):
+        return text
+    raise argparse.ArgumentTypeError(f"invalid float value: {text!r}")
+
+
+def _param_assignment(text: str) -> tuple[str, float | str]:
+    """``NAME=VALUE`` of ``--param``."""
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"--param takes NAME=VALUE, got {text!r}")
+    return name.strip(), _param_value(value)
+
+
 def _compute_options(args: argparse.Namespace) -> dict[str, Any]:
-    opts = {k: getattr(args, k) for k in ("zero", "epsilon", "base", "p", "backend")}
+    opts = {k: getattr(args, k) for k in ("zero", "epsilon", "backend")}
     opts = {k: v for k, v in opts.items() if v is not None}
+    given: dict[str, Any] = {}
+    for name in _registry_params():
+        value = getattr(args, f"param_{name}", None)
+        if value is not None:
+            given[name] = value
+    for name, value in args.param or ():
+        if name in given and given[name] != value:
+            raise CommandError(f"parameter {name} given twice ({given[name]!r} and {value!r})")
+        given[name] = value
+    opts.update(given)
     if args.normalize:
         opts["normalize"] = True
     return opts
@@ -326,7 +381,9 @@ def _example(name: str, opts: dict[str, Any], output: str | None) -> int:
         out.append(f"  {label:<{lw}}  " + "  ".join(c.rjust(vw) for c in row))
     if m.kind == "similarity":
         out += ["", "(a similarity: larger is closer)"]
-    if not m.symmetric:
+    values = {k: v for k, v in opts.items() if any(k == prm.name for prm in m.params)}
+    params = {prm.name: prm.check(values.get(prm.name, prm.default), m.name) for prm in m.params}
+    if not m.is_symmetric(opts.get("zero", "strict"), params):
         out += ["", "(not symmetric: row i, column j is f(row i, row j))"]
     print("\n".join(out))
     if output is not None:
@@ -424,8 +481,28 @@ def _add_measure_options(p: argparse.ArgumentParser) -> None:
     """The options of cdist shared by ``compute`` and ``knn``."""
     p.add_argument("--zero", choices=("strict", "epsilon"), help="zero mode (default strict)")
     p.add_argument("--epsilon", type=float, help="stand-in for zero of --zero epsilon (1e-5)")
-    p.add_argument("--base", type=float, help="logarithm base of log measures (default e)")
-    p.add_argument("-p", "--p", type=float, dest="p", help="Minkowski order (default 2)")
+    p.add_argument(
+        "--param",
+        action="append",
+        type=_param_assignment,
+        metavar="NAME=VALUE",
+        help="a parameter of the measure, repeatable (--param alpha=0.5); "
+        "`divergences show NAME` lists them",
+    )
+    # one flag per parameter name of the registry (--p/-p, --base, --alpha, ...): aliases of
+    # --param NAME=VALUE generated from the definitions, never written per measure
+    for name, prm in _registry_params().items():
+        flags = [_param_flag(name)] + ([f"-{name}"] if len(name) == 1 else [])
+        users = sorted(m.name for m in _measures_with(name))
+        p.add_argument(
+            *flags,
+            dest=f"param_{name}",
+            type=_param_value,
+            metavar="VALUE",
+            help=f"{prm.doc} (--param {name}=VALUE; of {', '.join(users[:3])}"
+            + (", ..." if len(users) > 3 else "")
+            + ")",
+        )
     p.add_argument("--normalize", action="store_true", help="divide each row by its sum first")
     p.add_argument("--backend", metavar="NAME", help="auto (default), numba or numpy")
 

@@ -178,7 +178,7 @@ def select(
         ``True`` keeps claims that hold on probability vectors (``always`` or ``pdf``),
         ``False`` those that fail (``never``); a string keeps that exact value.
     bounded : bool, optional
-        Finite upper bound on probability vectors.
+        Finite upper bound on probability vectors at the default parameter values.
     domain : {"real", "nonnegative"}, optional
     survey : bool, optional
         True: only Cha's 51 rows; False: only the extras.
@@ -205,7 +205,7 @@ def select(
             continue
         if domain is not None and m.domain != domain:
             continue
-        if bounded is not None and m.bounds.bounded != bounded:
+        if bounded is not None and m.is_bounded() != bounded:
             continue
         if survey is not None and (m.survey_number is not None) != survey:
             continue

@@ -58,28 +58,64 @@ CLAIM_MEANING = {
 }
 
 
+def evaluate_ieee(src: str, names: dict[str, float]) -> float:
+    """A bounds or condition expression on float64 scalars with IEEE semantics: both
+    branches of ``where`` are evaluated, so ``4 / 0`` in the branch not taken is ``inf``,
+    never an exception.
+
+    Examples
+    --------
+    >>> evaluate_ieee("where(a < 1, 1 / (1 - a), inf)", {"a": 1.0})
+    inf
+    """
+    import numpy as np
+
+    from .expr import evaluate_scalar
+
+    with np.errstate(all="ignore"):
+        return evaluate_scalar(src, {k: np.float64(v) for k, v in names.items()})
+
+
 class DefinitionError(Exception):
     """A measure definition breaks an invariant of the catalog (raised at import)."""
 
 
+#: parameters a generated CUDA kernel takes (``par0 .. par{MAX_KERNEL_PARAMS-1}``); a
+#: definition with more is refused at import (:func:`_check_measure`), not at code generation
+MAX_KERNEL_PARAMS = 2
+
+
 @dataclass(frozen=True)
 class Param:
-    """A keyword parameter of a measure.
+    """A keyword parameter of a measure: its domain, default and the values tests use.
 
     Parameters
     ----------
     name : str
-        Keyword name (``p`` for Minkowski's order, ``base`` for log bases).
+        Keyword name (``p`` for Minkowski's order, ``base`` for log bases, ``alpha``).
     default : float
         Value used when the caller does not pass one.
     doc : str
         One line for the catalog.
-    low : float
-        Lower limit of the domain.
-    low_inclusive : bool
-        Whether ``low`` itself is allowed.
+    low, high : float
+        Limits of the domain (``-inf``/``inf``: unbounded on that side).
+    low_inclusive, high_inclusive : bool
+        Whether ``low``/``high`` themselves are allowed.
     exclude : tuple of float
         Single values outside the domain (``1`` for a log base).
+    special : tuple of float
+        Values where the formula is a limit (``alpha = 1`` of Renyi is KL): the definition
+        handles them exactly (with ``where`` on the parameter) and every test runs at them.
+    test_values : tuple of float
+        Further values every parameter-dependent test runs at (with the default and the
+        special points: :meth:`values`).
+    named : tuple of (str, float) pairs
+        Names accepted for values (scipy's ``lambda_="pearson"`` is 1).
+
+    Examples
+    --------
+    >>> Param("alpha", 0.5, "order", low=0.0, special=(1.0,)).values()
+    (0.5, 1.0)
     """
 
     name: str
@@ -88,24 +124,54 @@ class Param:
     low: float = -math.inf
     low_inclusive: bool = False
     exclude: tuple[float, ...] = ()
+    high: float = math.inf
+    high_inclusive: bool = False
+    special: tuple[float, ...] = ()
+    test_values: tuple[float, ...] = ()
+    named: tuple[tuple[str, float], ...] = ()
 
     def domain_text(self) -> str:
-        """Human-readable domain, e.g. ``p > 0`` or ``base > 0, base != 1``."""
-        op = ">=" if self.low_inclusive else ">"
-        parts = [] if self.low == -math.inf else [f"{self.name} {op} {self.low:g}"]
+        """Human-readable domain, e.g. ``p > 0``, ``0 <= alpha <= 1`` or ``base != 1``."""
+        lo_op = ">=" if self.low_inclusive else ">"
+        hi_op = "<=" if self.high_inclusive else "<"
+        parts = []
+        if self.low != -math.inf and self.high != math.inf:
+            lo_op = "<=" if self.low_inclusive else "<"
+            parts.append(f"{self.low:g} {lo_op} {self.name} {hi_op} {self.high:g}")
+        elif self.low != -math.inf:
+            parts.append(f"{self.name} {lo_op} {self.low:g}")
+        elif self.high != math.inf:
+            parts.append(f"{self.name} {hi_op} {self.high:g}")
         parts += [f"{self.name} != {v:g}" for v in self.exclude]
         return ", ".join(parts) or "any real"
 
+    def contains(self, v: float) -> bool:
+        """Whether ``v`` is in the domain."""
+        lo_ok = v >= self.low if self.low_inclusive else v > self.low
+        hi_ok = v <= self.high if self.high_inclusive else v < self.high
+        return math.isfinite(v) and lo_ok and hi_ok and v not in self.exclude
+
+    def values(self) -> tuple[float, ...]:
+        """Default, special points and test values (no repeats): what the tests run at."""
+        out: list[float] = []
+        for v in (self.default, *self.special, *self.test_values):
+            if v not in out:
+                out.append(float(v))
+        return tuple(out)
+
     def check(self, value: Any, measure: str) -> float:
         """Return ``value`` as a float, or raise ``ValueError`` naming the measure."""
+        names = dict(self.named)
+        if isinstance(value, str) and value.strip().lower() in names:
+            return float(names[value.strip().lower()])
         try:
             v = float(value)
         except (TypeError, ValueError):
+            accepted = f" (or one of {', '.join(map(repr, names))})" if names else ""
             raise ValueError(
-                f"{measure}: parameter {self.name}={value!r} is not a number"
+                f"{measure}: parameter {self.name}={value!r} is not a number{accepted}"
             ) from None
-        ok = math.isfinite(v) and (v >= self.low if self.low_inclusive else v > self.low)
-        if not ok or v in self.exclude:
+        if not self.contains(v):
             raise ValueError(
                 f"{measure}: parameter {self.name}={value!r} is outside its domain "
                 f"({self.domain_text()})"
@@ -113,13 +179,31 @@ class Param:
         return v
 
 
+def param_grid(params: tuple[Param, ...]) -> list[dict[str, float]]:
+    """Parameter sets the tests run at: each parameter at each of its :meth:`Param.values`,
+    the others at their defaults (``[{}]`` without parameters; the defaults first)."""
+    defaults = {p.name: p.default for p in params}
+    grid = [defaults]
+    for p in params:
+        for v in p.values():
+            point = {**defaults, p.name: v}
+            if point not in grid:
+                grid.append(point)
+    return grid
+
+
 def P_ORDER(default: float = 2.0) -> Param:  # noqa: N802 - reads like a constant
-    """Minkowski's order ``p``."""
-    return Param("p", default, "order of the norm", low=0.0)
+    """Minkowski's order ``p`` (tests run at 1/2, 1, 3/2, 2 and 3)."""
+    return Param("p", default, "order of the norm", low=0.0, test_values=(1.0, 1.5, 3.0, 0.5))
 
 
 BASE = Param(
-    "base", math.e, "logarithm base (e: nats, 2: bits, 10: hartleys)", low=0.0, exclude=(1.0,)
+    "base",
+    math.e,
+    "logarithm base (e: nats, 2: bits, 10: hartleys)",
+    low=0.0,
+    exclude=(1.0,),
+    test_values=(2.0,),
 )
 
 
@@ -180,9 +264,11 @@ class Claim:
     params : dict, optional
         Parameter values the counterexample refers to.
     condition : str, optional
-        A condition on the parameters under which the claim holds (``p >= 1``);
-        an ``always`` claim with a condition may carry a counterexample (with
-        ``params``) showing that the condition is needed.
+        A condition on the parameters under which the claim holds (``p >= 1``,
+        ``alpha == 0``, ``abs(alpha) < 1``): an expression of the expression language in
+        the parameter names, checked at import and evaluated by :meth:`applies`. An
+        ``always`` claim with a condition may carry a counterexample (with ``params``)
+        showing that the condition is needed.
     """
 
     holds: Holds
@@ -195,6 +281,20 @@ class Claim:
     def is_true(self) -> bool:
         """True unless the claim fails on probability vectors."""
         return self.holds != "never"
+
+    def applies(self, params: dict[str, float]) -> bool:
+        """Whether the claim's condition holds at these parameter values (no condition: True).
+
+        Examples
+        --------
+        >>> always("norm", condition="p >= 1").applies({"p": 0.5})
+        False
+        """
+        return not self.condition or bool(evaluate_ieee(self.condition, params))
+
+    def holds_at(self, params: dict[str, float]) -> Holds | None:
+        """``holds`` where the condition applies, ``None`` (no claim) where it does not."""
+        return self.holds if self.applies(params) else None
 
 
 def always(evidence: str, *cx: tuple[float, ...], condition: str = "", **params: float) -> Claim:
@@ -240,15 +340,22 @@ class Bounds:
 
     def evaluate(self, d: int, params: dict[str, float]) -> tuple[float, float]:
         """Numeric (low, high) for dimension ``d``."""
-        from .expr import evaluate_scalar
-
         ns = {"d": float(d), **params}
-        return evaluate_scalar(self.low, ns), evaluate_scalar(self.high, ns)
+        return evaluate_ieee(self.low, ns), evaluate_ieee(self.high, ns)
 
-    @property
-    def bounded(self) -> bool:
-        """True when the upper bound is finite for every d (it does not mention inf)."""
-        return "inf" not in self.high
+    #: dimensions at which :meth:`is_bounded` evaluates the upper bound
+    PROBE_DIMENSIONS = (1, 2, 3, 10, 1000, 10**9)
+
+    def is_bounded(self, params: dict[str, float]) -> bool:
+        """Whether the upper bound is finite at these parameter values, for every ``d``
+        (evaluated at :attr:`PROBE_DIMENSIONS`: a bound in ``d`` is finite for each ``d``).
+
+        Examples
+        --------
+        >>> Bounds("0", "where(abs(alpha) < 1, 4 / (1 - alpha**2), inf)").is_bounded({"alpha": 2})
+        False
+        """
+        return all(math.isfinite(self.evaluate(d, params)[1]) for d in self.PROBE_DIMENSIONS)
 
 
 @dataclass(frozen=True)
@@ -258,11 +365,14 @@ class Relation:
     ``expr`` is a Python expression in which each measure name is a function of
     two vectors, with ``P``, ``Q``, ``sqrt``, ``log``, ``max``, ``min`` and ``d``
     available, e.g. ``"kullback_leibler(P, Q) + kullback_leibler(Q, P)"``.
-    ``holds`` is ``always`` (whole domain) or ``pdf``.
+    ``holds`` is ``always`` (whole domain) or ``pdf``.  ``params`` are the values of
+    this measure's parameters at which the identity holds (``{"alpha": 0.5}``: Renyi at
+    1/2 and Bhattacharyya); the other parameters keep their defaults.
     """
 
     expr: str
     holds: Holds = "always"
+    params: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -326,18 +436,34 @@ class Measure:
 
     @property
     def symmetric(self) -> bool:
-        """Whether f(P, Q) = f(Q, P) on every input."""
-        return self.properties.symmetric.holds == "always"
+        """Whether f(P, Q) = f(Q, P) on every input, at every parameter value."""
+        claim = self.properties.symmetric
+        return claim.holds == "always" and not claim.condition
 
     @property
     def has_epsilon_rule(self) -> bool:
         """Whether ``zero="epsilon"`` differs from the strict rules."""
         return self.epsilon is not None
 
-    def is_symmetric(self, zero: str = "strict") -> bool:
-        """Whether f(P, Q) = f(Q, P) on every input in zero mode ``zero``."""
+    def is_symmetric(self, zero: str = "strict", params: dict[str, float] | None = None) -> bool:
+        """Whether f(P, Q) = f(Q, P) on every input in zero mode ``zero`` at the parameter
+        values ``params`` (defaults where missing): decides the half-matrix paths per call."""
         rule = self.rule(zero)
-        return self.symmetric if rule.symmetric is None else rule.symmetric
+        if rule.symmetric is not None:
+            return rule.symmetric
+        claim = self.properties.symmetric
+        return claim.holds == "always" and claim.applies(
+            {**self.param_defaults(), **(params or {})}
+        )
+
+    def is_bounded(self, params: dict[str, float] | None = None) -> bool:
+        """Whether the upper bound on probability vectors is finite at ``params``
+        (defaults where missing)."""
+        return self.bounds.is_bounded({**self.param_defaults(), **(params or {})})
+
+    def param_grid(self) -> list[dict[str, float]]:
+        """The parameter sets the tests run at (see :func:`param_grid`)."""
+        return param_grid(self.params)
 
     def rule(self, zero: str) -> Rule:
         """The accumulators and finalize of zero mode ``zero``."""
@@ -407,6 +533,18 @@ def _check_measure(m: Measure) -> None:
     reserved = {"x", "y", "d", "eps"}
     if pnames & reserved:
         fail(f"parameter names {sorted(pnames & reserved)} are reserved")
+    if len(m.params) > MAX_KERNEL_PARAMS:
+        fail(
+            f"{len(m.params)} parameters; the generated CUDA kernels take at most "
+            f"{MAX_KERNEL_PARAMS} (spec.MAX_KERNEL_PARAMS)"
+        )
+    for p in m.params:
+        for v in p.values():
+            if not p.contains(v):
+                fail(f"parameter {p.name}: test value {v!r} is outside {p.domain_text()}")
+        for label, v in p.named:
+            if label != label.lower() or not p.contains(v):
+                fail(f"parameter {p.name}: named value {label!r} = {v!r} is invalid")
     for rule in (m.strict, m.epsilon):
         if rule is None:
             continue
@@ -435,6 +573,16 @@ def _check_measure(m: Measure) -> None:
             fail(f"{cname}: evidence is required")
         if claim.holds != "always" and claim.counterexample is None:
             fail(f"{cname} holds {claim.holds!r}: a counterexample is required")
+        if claim.condition:
+            try:
+                check_expression(claim.condition, pnames)
+            except ValueError as e:
+                fail(f"{cname} condition: {e}")
+        if set(claim.params) - pnames:
+            fail(f"{cname}: counterexample parameters {sorted(set(claim.params) - pnames)}")
+    for rel in m.relations:
+        if set(rel.params) - pnames:
+            fail(f"relation {rel.expr!r}: unknown parameters {sorted(set(rel.params) - pnames)}")
     metric, parts = m.properties.metric, [c for n, c in m.properties.items() if n != "metric"]
     order = {"always": 2, "pdf": 1, "never": 0}
     weakest = min(order[c.holds] for c in parts)

@@ -46,7 +46,7 @@ def test_list_json_has_every_measure_and_all_51_survey_numbers(capsys):
         assert r["bounds"] == {
             "low": m.bounds.low,
             "high": m.bounds.high,
-            "bounded": m.bounds.bounded,
+            "bounded": m.is_bounded(),
         }
         assert [x["expr"] for x in r["relations"]] == [x.expr for x in m.relations]
         assert [p["name"] for p in r["params"]] == [p.name for p in m.params]

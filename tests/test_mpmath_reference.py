@@ -5,8 +5,8 @@ mpmath at 50 digits on the exact values of the float64 inputs, so every differen
 float64 implementation's error.
 
 * well conditioned: random strictly positive pdfs and positive non-normalised vectors
-  (signed vectors too for measures of domain ``real``), d from 3 to 60, base e and 2,
-  Minkowski p 1.5 and 3: relative error <= 1e-12.  A value smaller than 1e-3 times its
+  (signed vectors too for measures of domain ``real``), d from 3 to 60, at every test value
+  of every parameter (``Measure.param_grid``): relative error <= 1e-12.  A value smaller than 1e-3 times its
   natural scale (``mp_reference.NATURAL_SCALE``: the size of what the formula subtracts,
   e.g. 1 for 1 - sum min) is ill conditioned: rounding the inputs to float64 alone moves
   it by about eps * scale, so 1e-12 relative would not be a property of the formula.
@@ -76,13 +76,9 @@ NEAR_DRAWS = ((10, 20), (11, 37), (12, 64), (13, 100))
 
 
 def param_sets(m: dv.Measure) -> list[dict[str, float]]:
-    """Parameter values to test: base e (the default) and 2; Minkowski p 1.5 and 3."""
-    names = {p.name for p in m.params}
-    if "p" in names:
-        return [{"p": 1.5}, {"p": 3.0}]
-    if "base" in names:
-        return [{}, {"base": 2.0}]
-    return [{}]
+    """Every test value of every parameter (``Param.values``: default, special points and
+    test values), the others at their defaults."""
+    return m.param_grid()
 
 
 def draws(m: dv.Measure, seed: int, d: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -170,20 +166,22 @@ NEAR_PAIRS = near_identical_pairs()
 
 
 def near_identical_error(measure: dv.Measure) -> tuple[float, str]:
-    """Largest relative error over the near-identical pairs, and where it occurs."""
+    """Largest relative error over the near-identical pairs and every parameter set of the
+    measure's grid, and where it occurs."""
     worst, where = -1.0, ""
-    for k, (P, Q) in enumerate(NEAR_PAIRS):
-        got = float(dv.cdist(P[None, :], Q[None, :], measure.name)[0, 0])
-        exact = ref.evaluate(measure.name, P, Q)
-        if not math.isfinite(got):
-            err = math.inf
-        elif exact == 0:
-            err = abs(got)
-        else:
-            err = float(abs(got - exact) / abs(exact))
-        if err > worst:
-            worst = err
-            where = f"pair {k} (d={P.size}): got {got!r}, exact {float(exact)!r}"
+    for params in param_sets(measure):
+        for k, (P, Q) in enumerate(NEAR_PAIRS):
+            got = float(dv.cdist(P[None, :], Q[None, :], measure.name, **params)[0, 0])
+            exact = ref.evaluate(measure.name, P, Q, **params)
+            if not math.isfinite(got):
+                err = math.inf
+            elif exact == 0:
+                err = abs(got)
+            else:
+                err = float(abs(got - exact) / abs(exact))
+            if err > worst:
+                worst = err
+                where = f"pair {k} (d={P.size}) at {params}: got {got!r}, exact {float(exact)!r}"
     return worst, where
 
 

@@ -6,6 +6,9 @@
   whose every ordered triple is checked (>= 10^4 triples per measure and claim, several
   dimensions, Dirichlet, sparse and peaked draws), plus hypothesis-drawn pools.
 - Bounds hold on random probability vectors; relations hold where they claim to.
+
+Every search runs at every parameter set of :meth:`Measure.param_grid` (each parameter at
+its default, its special points and its test values) where the claim's condition applies.
 """
 
 from __future__ import annotations
@@ -25,8 +28,13 @@ IDS = [m.name for m in MEASURES]
 RTOL = 1e-9
 
 
-def _params(claim) -> dict[str, float]:
-    return dict(claim.params)
+def _params(m, claim) -> dict[str, float]:
+    return {**m.param_defaults(), **claim.params}
+
+
+def applicable(m, claim) -> list[dict[str, float]]:
+    """The parameter sets of the grid at which ``claim`` is made."""
+    return [params for params in m.param_grid() if claim.applies(params)]
 
 
 def matrix(m, X, **params):
@@ -109,9 +117,10 @@ def test_claim_has_evidence_and_counterexample_breaks_it(m, claim_name):
         assert not all(is_pdf(v) for v in cx), "a 'pdf' counterexample must leave the simplex"
     else:  # always, under a condition on the parameters
         assert claim.condition and claim.params, "an 'always' counterexample shows a condition"
+        assert not claim.applies(_params(m, claim)), "the counterexample is outside the condition"
     if m.domain == "nonnegative":
         assert np.all(cx >= 0)
-    found = violations(m, claim_name, cx, **_params(claim))
+    found = violations(m, claim_name, cx, **_params(m, claim))
     assert found, f"the counterexample {claim.counterexample} does not break {claim_name}"
 
 
@@ -162,14 +171,18 @@ def test_claim_survives_random_search(m, claim_name):
     pools = pdf_pools(7)
     if claim.holds == "always":
         pools += domain_pools(m, 11)
-    triples = 0
-    for X in pools:
-        found = violations(m, claim_name, X)
-        assert not found, (
-            f"{m.name} {claim_name} ({claim.holds}) broken: {found[:3]}\nrows: {X.tolist()}"
-        )
-        triples += len(X) ** 3
-    assert triples >= 10_000
+    grid = applicable(m, claim)
+    assert grid, f"{m.name} {claim_name}: the condition {claim.condition!r} is never tested"
+    for params in grid:
+        triples = 0
+        for X in pools:
+            found = violations(m, claim_name, X, **params)
+            assert not found, (
+                f"{m.name} {claim_name} ({claim.holds}) at {params} broken: {found[:3]}\n"
+                f"rows: {X.tolist()}"
+            )
+            triples += len(X) ** 3
+        assert triples >= 10_000
 
 
 @st.composite
@@ -204,8 +217,9 @@ def test_claim_survives_hypothesis(m, claim_name, data):
     claim = getattr(m.properties, claim_name)
     pdf = claim.holds == "pdf" or data.draw(st.booleans())
     X = data.draw(pools(nonneg=m.domain == "nonnegative", pdf=pdf))
-    found = violations(m, claim_name, X)
-    assert not found, f"{m.name} {claim_name}: {found[:3]}"
+    params = data.draw(st.sampled_from(applicable(m, claim)))
+    found = violations(m, claim_name, X, **params)
+    assert not found, f"{m.name} {claim_name} at {params}: {found[:3]}"
 
 
 # ----------------------------------------------------------------------------- bounds
@@ -213,16 +227,19 @@ def test_claim_survives_hypothesis(m, claim_name, data):
 
 @pytest.mark.parametrize("m", MEASURES, ids=IDS)
 def test_bounds_hold_on_pdfs(m):
-    for X in pdf_pools(3):
-        D = matrix(m, X)
-        lo, hi = m.bounds.evaluate(X.shape[1], m.param_defaults())
-        finite = D[~np.isnan(D)]
-        assert np.all(finite >= lo - 1e-12), (m.name, finite.min(), lo)
-        assert np.all(finite <= hi + 1e-12 * max(1.0, abs(hi)) if math.isfinite(hi) else True), (
-            m.name,
-            finite.max(),
-            hi,
-        )
+    for params in m.param_grid():
+        for X in pdf_pools(3):
+            D = matrix(m, X, **params)
+            lo, hi = m.bounds.evaluate(X.shape[1], params)
+            finite = D[~np.isnan(D)]
+            assert np.all(finite >= lo - 1e-12), (m.name, params, finite.min(), lo)
+            assert np.all(finite <= hi + 1e-12 * max(1.0, abs(hi))) or not math.isfinite(hi), (
+                m.name,
+                params,
+                finite.max(),
+                hi,
+            )
+            assert m.is_bounded(params) == math.isfinite(hi)
 
 
 def test_bounds_are_attained_or_approached():
@@ -231,7 +248,7 @@ def test_bounds_are_attained_or_approached():
     eye = np.eye(4)
     X = np.vstack([eye, (eye[:2] + eye[2:]) / 2, np.full((1, 4), 0.25)])
     for m in MEASURES:
-        if not m.bounds.bounded:
+        if not m.is_bounded():
             continue
         _, hi = m.bounds.evaluate(4, m.param_defaults())
         D = matrix(m, X)
@@ -272,13 +289,13 @@ def _relation_namespace():
     return ns
 
 
-@pytest.mark.parametrize(("m", "rel"), RELATIONS, ids=[f"{m.name}={r.expr}" for m, r in RELATIONS])
+@pytest.mark.parametrize(("m", "rel"), RELATIONS, ids=[f"{m.name}{r.params or ''}={r.expr}" for m, r in RELATIONS])
 def test_relation_holds(m, rel):
     ns = _relation_namespace()
     checked = 0
     for X in pdf_pools(1)[:6] + ([] if rel.holds == "pdf" else domain_pools(m, 2)[:6]):
         for P, Q in zip(X[: len(X) // 2], X[len(X) // 2 :]):
-            lhs = m(P, Q)
+            lhs = m(P, Q, **rel.params)
             with np.errstate(divide="ignore"):
                 rhs = float(eval(rel.expr, ns, {"P": P, "Q": Q, "d": len(P)}))
             if math.isinf(lhs) or math.isinf(rhs):

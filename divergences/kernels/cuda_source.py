@@ -21,15 +21,16 @@ from collections.abc import Mapping
 from importlib import resources
 
 from ..expr import parse
-from ..spec import Measure
+from ..spec import MAX_KERNEL_PARAMS, Measure
 from .helpers import LOG1PMX_SERIES_BELOW
 
 #: NVRTC options, the same for cupy.RawModule and ``divergences gpu-check``
 NVRTC_OPTIONS: tuple[str, ...] = ("-default-device", "-ftz=true")
 #: entry points of every module
 KERNELS = ("dv_cdist_f64", "dv_cdist_f32", "dv_mirror", "dv_condense", "dv_topk_merge")
-#: measure parameters a kernel takes (par0, par1); unused ones are passed as 0.0
-MAX_PARAMS = 2
+#: measure parameters a kernel takes (par0, par1); unused ones are passed as 0.0. A definition
+#: with more is refused when it is defined (spec.MAX_KERNEL_PARAMS), not here
+MAX_PARAMS = MAX_KERNEL_PARAMS
 #: threads of a pairwise block (x, y) and the result tile one block computes (rows, columns)
 BLOCK = (16, 16)
 TILE = (32, 32)

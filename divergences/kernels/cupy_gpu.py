@@ -175,7 +175,7 @@ def cdist(
     mod = rt.module(measure, zero)
     kernel = mod.get_function(f"dv_cdist_{kind}")
     rows_per_launch = MAX_GRID_Y * TILE[0]
-    half = bool(same_input and measure.is_symmetric(zero) and m <= rows_per_launch)
+    half = bool(same_input and measure.is_symmetric(zero, params) and m <= rows_per_launch)
     tail = (np.float64(eps), *_params(measure, params), np.int32(half))
     for start in range(0, m, rows_per_launch):
         stop = min(start + rows_per_launch, m)

@@ -429,7 +429,7 @@ def cdist(
     if out.size:
         mod = kernels(measure, zero)
         P = pack_rows(XA, mod.ROWS)
-        if same_input and measure.is_symmetric(zero):
+        if same_input and measure.is_symmetric(zero, params):
             _call(mod.half_square, P, XB, out, *_args(eps, params, measure))
         else:
             _call(mod.cdist, P, XB, out, *_args(eps, params, measure))
