@@ -1,4 +1,4 @@
-"""Factored forms derived from the definitions (divergences/kernels/factored.py).
+"""Factored forms derived from the definitions (divergences/kernels/factored/).
 
 Measures whose terms expand into separable monomials (KL = sum P log P - P . log Q,
 squared Euclidean = |P|^2 + |Q|^2 - 2 P . Q, Pearson = P^2 . (1/Q) - 2 sum P + sum Q,
@@ -21,12 +21,21 @@ import pytest
 
 import divergences as dv
 from divergences.kernels import factored
+from divergences.kernels.factored import driver
 
 try:
     import mp_reference as ref
 except ImportError:  # pragma: no cover - pytest run with --import-mode=importlib
     sys.path.insert(0, str(Path(__file__).parent))
     import mp_reference as ref
+
+
+def guarded_cdist(A, B, name):
+    """What ``dv.cdist(A, B, name)`` gives through the factored path, and how many pairs its
+    guard recomputed (the call's statistic: the factored path keeps no state)."""
+    m = dv.get(name)
+    return factored.cdist_stats(m, A, B, zero="strict", eps=1e-5, params=m.param_defaults())
+
 
 # (measure, zero mode) pairs that get an expanded (guarded) factored form
 EXPANDED = [
@@ -309,7 +318,9 @@ def test_near_identical_rows_are_accurate(name):
     the results are within 1e-6 relative of the mpmath value (DECISIONS.md, Accuracy)."""
     P, Q = near_rows(4, 37, seed=21)
     got = dv.cdist(P, Q, name)
-    assert factored.last_recomputed >= 4  # at least the near-identical diagonal
+    raw, stats = guarded_cdist(P, Q, name)
+    assert_same(raw, got, rtol=0)
+    assert stats.recomputed >= 4  # at least the near-identical diagonal
     for i in range(4):
         exact = ref.evaluate(name, P[i], Q[i])
         assert abs(got[i, i] - exact) <= 1e-6 * abs(exact), (i, got[i, i], float(exact))
@@ -352,7 +363,9 @@ def test_well_conditioned_pairs_keep_the_factored_value():
     names = ("kullback_leibler", "jeffreys", "squared_euclidean", "hellinger", "pearson")
     for name in (*names, "neyman", "kumar_johnson", "additive_symmetric_chi", *MIXED):
         got = dv.cdist(A, B, name)
-        assert factored.last_recomputed == 0, name
+        same, stats = guarded_cdist(A, B, name)
+        assert_same(same, got, rtol=0)
+        assert stats.recomputed == 0, name
         assert_same(got, dv.cdist(A, B, name, method="direct"), rtol=1e-12)
         for i, j in ((0, 0), (7, 3), (29, 24)):
             exact = ref.evaluate(name, A[i], B[j])
@@ -383,15 +396,16 @@ def test_blocks_and_fallback_paths(monkeypatch):
     near = tuple(base * (1 + 1e-7 * rng.uniform(-1, 1, (k, 16))) for k in (30, 20))
     cases = [(A, B, n) for n in ("kullback_leibler", "pearson")] + [(*near, "hellinger")]
     want = [dv.cdist(a, b, n, method="direct") for a, b, n in cases]
-    monkeypatch.setattr(factored, "PRODUCT_ELEMENTS", 64)
-    monkeypatch.setattr(factored, "CHUNK_ELEMENTS", 16)
+    monkeypatch.setattr(driver, "PRODUCT_ELEMENTS", 64)
+    monkeypatch.setattr(driver, "CHUNK_ELEMENTS", 16)
     for below, per_row in ((0, 0), (10_000, 8), (0, 100)):
-        monkeypatch.setattr(factored, "PAIRWISE_BELOW", below)
-        monkeypatch.setattr(factored, "PAIRWISE_PER_ROW", per_row)
+        monkeypatch.setattr(driver, "PAIRWISE_BELOW", below)
+        monkeypatch.setattr(driver, "PAIRWISE_PER_ROW", per_row)
         for (a, b, name), w in zip(cases, want, strict=True):
             assert_same(dv.cdist(a, b, name), w, rtol=1e-12)
-    monkeypatch.setattr(factored, "PRODUCT_ELEMENTS", 1 << 21)
-    monkeypatch.setattr(factored, "PAIRWISE_BELOW", 0)
-    monkeypatch.setattr(factored, "PAIRWISE_PER_ROW", 0)
-    assert_same(dv.cdist(*near, "hellinger"), want[2], rtol=1e-12)  # every pair is near
-    assert factored.last_recomputed == 600
+    monkeypatch.setattr(driver, "PRODUCT_ELEMENTS", 1 << 21)
+    monkeypatch.setattr(driver, "PAIRWISE_BELOW", 0)
+    monkeypatch.setattr(driver, "PAIRWISE_PER_ROW", 0)
+    got, stats = guarded_cdist(*near, "hellinger")
+    assert_same(got, want[2], rtol=1e-12)  # every pair is near
+    assert stats.recomputed == 600

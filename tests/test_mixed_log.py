@@ -61,17 +61,17 @@ def test_sums_equal_the_exact_sums(m, n, d, alpha, beta):
 
 def test_error_within_the_guards_bound():
     """|V - exact| <= gamma(depth + margin) (W + sum |alpha x + beta y|), the bound
-    factored.py adds per pair, on rows where log(x + y) crosses 0 and terms have both signs."""
+    the factored path adds per pair, on rows where log(x + y) crosses 0 and terms have both signs."""
     rng = np.random.default_rng(7)
     d = 203
     A = rng.random((5, d)) * rng.choice([1e-3, 1.0, 3.0], size=(5, d))
     B = rng.random((6, d)) * rng.choice([1e-3, 1.0, 3.0], size=(6, d))
     V, W = mixed_log.sums(A, B, -1.0, 0.75)
-    gamma = factored._gamma(mixed_log.depth(d))
+    gamma = factored.gamma(mixed_log.depth(d))
     for i in range(5):
         for j in range(6):
             want, _ = exact(A[i], B[j], -1.0, 0.75)
-            bound = gamma * W[i, j] + factored._gamma(0) * (A[i].sum() + 0.75 * B[j].sum())
+            bound = gamma * W[i, j] + factored.gamma(0) * (A[i].sum() + 0.75 * B[j].sum())
             assert abs(V[i, j] - want) <= bound
 
 
