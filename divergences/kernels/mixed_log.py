@@ -25,7 +25,8 @@ from types import ModuleType
 
 import numpy as np
 
-from .numba_cpu import TILE_A_BYTES, TILE_B_BYTES, _call, load_generated, pack_rows
+from .kernel_cache import load_generated
+from .numba_cpu import TILE_A_BYTES, TILE_B_BYTES, _call, pack_rows
 
 #: rows of XA per block, one per SIMD lane (8 lanes of AVX-512; 16 compiled 70 % longer
 #: for the same speed)
@@ -49,7 +50,7 @@ def _source() -> str:
         "",
         "from divergences.kernels.numba_helpers import _where, log_pos",
         "",
-        "_JIT = dict(error_model='numpy', cache=True, fastmath={'contract', 'nsz', 'arcp'})",
+        "_JIT = dict(error_model='numpy', cache=False, fastmath={'contract', 'nsz', 'arcp'})",
         f"ROWS = {ROWS}",
         "",
         "",

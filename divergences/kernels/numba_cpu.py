@@ -1,9 +1,9 @@
 """Parallel Numba kernels generated from the measure definitions.
 
 For each (measure, zero mode) a small Python module is generated from the definition's
-expressions (see :mod:`divergences.kernels.codegen`), written to the cache directory and
-imported, so that ``numba.njit(cache=True)`` can cache the compiled kernels on disk (it
-cannot for source made with ``exec``).  No measure has hand-written kernel code.
+expressions (see :mod:`divergences.kernels.codegen`) and loaded by
+:mod:`divergences.kernels.kernel_cache`, which caches the compiled kernels on disk where a
+private cache folder allows it.  No measure has hand-written kernel code.
 
 Kernels run over tiles of (XA rows, XB rows) with ``numba.prange``, on float64 input
 (the API converts float32 and integer input once, up front: loading float32 per element
@@ -18,16 +18,9 @@ last row, so a value never depends on the other rows of the call.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
-import importlib.util
-import os
 import re
-import sys
-import tempfile
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -35,13 +28,12 @@ import numpy as np
 
 from ..spec import Measure
 from .codegen import HELPER_IMPORTS, scalar_source
+from .kernel_cache import load_generated
 
 #: fastmath flags that keep inf/NaN semantics (no 'nnan', 'ninf') and the written order of
 #: operations: 'reassoc' is left out because it lets LLVM rewrite acc + (x - y) as
 #: (acc + x) - y, which destroys the cancellation-free forms (KL near P = Q lost 4 digits)
 FASTMATH = {"contract", "nsz", "arcp"}
-#: bump when the generated code's template changes
-TEMPLATE_VERSION = 8
 
 _INIT = {"sum": "0.0", "max": "-math.inf", "min": "math.inf"}
 _UPDATE = {
@@ -103,7 +95,9 @@ import numpy as np
 from divergences.kernels.numba_helpers import {helpers}
 
 _FASTMATH = set({fastmath!r})
-_JIT = dict(error_model="numpy", cache=True, fastmath=_FASTMATH)
+# the disk cache is attached by kernel_cache.load_generated (cache=True fails without a
+# writable folder and cannot read a read-only one)
+_JIT = dict(error_model="numpy", cache=False, fastmath=_FASTMATH)
 ROWS = {rows}
 COLS = {cols}
 
@@ -209,27 +203,6 @@ def _rows(terms: list[str]) -> int:
     return ROWS_LOG if calls & _LOG_CALLS else ROWS_CHEAP
 
 
-def cache_dir() -> Path:
-    """Where generated kernel modules (and Numba's caches beside them) live.
-
-    ``$DIVERGENCES_CACHE_DIR``, else ``~/.cache/divergences``, else a temporary directory.
-    """
-    candidates = [os.environ.get("DIVERGENCES_CACHE_DIR"), "~/.cache/divergences"]
-    for c in candidates:
-        if not c:
-            continue
-        path = Path(c).expanduser() / "numba"
-        try:
-            path.mkdir(parents=True, exist_ok=True)
-            if os.access(path, os.W_OK):
-                return path
-        except OSError:
-            continue
-    path = Path(tempfile.gettempdir()) / f"divergences-{os.getuid()}" / "numba"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def module_source(measure: Measure, zero: str) -> str:
     """Source of the generated kernel module for ``measure`` in zero mode ``zero``."""
     rule = measure.rule(zero)
@@ -321,37 +294,6 @@ def kernels(measure: Measure, zero: str) -> ModuleType:
         mod = load_generated(f"_divergences_{measure.name}_{key[1]}", source)
         _MODULES[key] = mod
         return mod
-
-
-@functools.cache
-def _helpers_digest() -> str:
-    """The helpers' source: Numba's disk cache of a kernel does not notice changes in the
-    functions it inlined, so the generated modules' names carry this digest."""
-    text = (Path(__file__).parent / "numba_helpers.py").read_bytes()
-    return hashlib.sha1(text).hexdigest()[:12]  # noqa: S324 - a cache key, not security
-
-
-def load_generated(prefix: str, source: str) -> ModuleType:
-    """Import generated kernel ``source`` from a file of the cache directory (named from
-    ``prefix`` and a digest of the source, the template version and the helpers), so that
-    ``numba.njit(cache=True)`` caches its kernels on disk."""
-    digest = hashlib.sha1(  # noqa: S324 - a cache key, not security
-        f"{TEMPLATE_VERSION}\n{_helpers_digest()}\n{source}".encode()
-    ).hexdigest()[:16]
-    modname = f"{prefix}_{digest}"
-    if modname in sys.modules:
-        return sys.modules[modname]
-    path = cache_dir() / f"{modname}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)
-    spec = importlib.util.spec_from_file_location(modname, path)
-    assert spec is not None and spec.loader is not None
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[modname] = mod
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _args(eps: float, params: dict[str, float], measure: Measure) -> tuple[float, ...]:

@@ -19,8 +19,10 @@ from .helpers import LOG1PMX_SERIES_BELOW
 #: inline="always": Numba inlines the helpers into each kernel at its own IR level. Left to
 #: LLVM, a helper loaded from Numba's disk cache (object code, no IR) or too big for the
 #: inliner (kl_mid) stays a call per element, which keeps the SLP vectoriser out: the
-#: Jensen-Shannon kernel ran 4x or 20x slower depending on which process compiled what
-_jit = numba.njit(error_model="numpy", cache=True, inline="always")
+#: Jensen-Shannon kernel ran 4x or 20x slower depending on which process compiled what.
+#: No cache=True: inlined helpers are cached inside the kernels, and it made every import
+#: fail ("no locator available") where neither the package nor HOME is writable
+_jit = numba.njit(error_model="numpy", inline="always")
 
 
 @_jit
