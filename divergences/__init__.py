@@ -9,6 +9,7 @@
 
 from .analysis import analyze
 from .api import cdist, pair, pdist
+from .index import Index, IndexFileError, RadiusResult
 from .profiles import plot
 from .registry import AliasedMeasure, UnknownMeasureError, get, measures, names, select
 from .search import cdist_chunked, knn
@@ -20,8 +21,11 @@ __version__ = "0.1.0"
 __all__ = [
     "AliasedMeasure",
     "Claim",
+    "Index",
+    "IndexFileError",
     "InputError",
     "Measure",
+    "RadiusResult",
     "UnknownMeasureError",
     "analyze",
     "cdist",

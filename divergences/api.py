@@ -246,20 +246,33 @@ def cdist(
         ),
         ndims=(1, 2),
     )
+    return compute(m, A, B, zero, eps, params, backend, method, same_input=XA is XB, xp=xp)
+
+
+def compute(
+    m: Measure,
+    A: Any,
+    B: Any,
+    zero: str,
+    eps: float,
+    params: dict[str, float],
+    backend: str,
+    method: str,
+    *,
+    same_input: bool = False,
+    xp: Any = np,
+) -> Any:
+    """The kernel choice of :func:`cdist`, on inputs and options that :func:`_prepare`
+    validated (also what :mod:`divergences.search` and :class:`divergences.Index` call
+    block by block, so that the choice stays in one place)."""
     if method not in METHODS:
         raise InputError(f"{m.name}: method={method!r} is not one of {METHODS}")
     if backend == "numba":
         from .kernels import factored, numba_cpu
 
-        can_factor = factored.factorable(m, zero)
-        if method == "factored" and not can_factor:
-            raise InputError(
-                f"{m.name}: method='factored' needs every term to expand into separable "
-                "products f(P_i) g(Q_i); use method='direct' or 'auto'"
-            )
-        if can_factor and method != "direct":
+        if use_factored(m, zero, method):
             return factored.cdist(m, A, B, zero=zero, eps=eps, params=params)
-        return numba_cpu.cdist(m, A, B, zero=zero, eps=eps, params=params, same_input=XA is XB)
+        return numba_cpu.cdist(m, A, B, zero=zero, eps=eps, params=params, same_input=same_input)
     if backend == "cupy":
         from .kernels import cupy_gpu
 
@@ -268,8 +281,22 @@ def cdist(
                 f"{m.name}: method='factored' is not available on the cupy back end "
                 "(every measure runs the generated tiled kernel there); use 'auto' or 'direct'"
             )
-        return cupy_gpu.cdist(m, A, B, zero=zero, eps=eps, params=params, same_input=XA is XB)
+        return cupy_gpu.cdist(m, A, B, zero=zero, eps=eps, params=params, same_input=same_input)
     return evaluate_rows(m, A, B, zero=zero, eps=eps, params=params, xp=xp)
+
+
+def use_factored(m: Measure, zero: str, method: str) -> bool:
+    """Whether the ``numba`` back end runs ``m`` through its factored form (``method``
+    "auto" or "factored"); an error for "factored" where there is none."""
+    from .kernels import factored
+
+    can_factor = factored.factorable(m, zero)
+    if method == "factored" and not can_factor:
+        raise InputError(
+            f"{m.name}: method='factored' needs every term to expand into separable "
+            "products f(P_i) g(Q_i); use method='direct' or 'auto'"
+        )
+    return can_factor and method != "direct"
 
 
 def pdist(

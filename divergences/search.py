@@ -12,8 +12,7 @@ so that the choice of kernel stays in one place.
 
 from __future__ import annotations
 
-import math
-import operator
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,18 +21,21 @@ import array_api_compat
 import numpy as np
 
 from .api import METHODS, MeasureLike, _prepare, cdist
+from .index import (
+    DEFAULT_WORKING_MEMORY,
+    Options,
+    Rows,
+    check_k,
+    check_working_memory,
+    search_rows,
+)
 from .registry import resolve
 from .spec import Measure
-from .validation import InputError
+from .validation import InputError, namespace
 
-#: MiB of one block of results when ``working_memory`` is not given (scikit-learn's default
-#: ``working_memory`` of 1024 MiB is for a whole program; this is for one block).
-DEFAULT_WORKING_MEMORY = 256
+__all__ = ["DEFAULT_WORKING_MEMORY", "cdist_chunked", "knn"]
 
 _MIB = 1 << 20
-
-#: knn ranks a block in this many slices of rows (its temporaries: a fraction of a block).
-_RANK_SLICES = 8
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ def _plan(
     )
     if method not in METHODS:
         raise InputError(f"{m.name}: method={method!r} is not one of {METHODS}")
-    wm = _working_memory(m, working_memory)
+    wm = check_working_memory(m, working_memory)
     if array_api_compat.is_numpy_namespace(xp):
         # one contiguous copy up front rather than one per block inside the kernel
         if A.dtype != B.dtype:
@@ -82,20 +84,6 @@ def _plan(
     return _Plan(m, xp, A, B, block_options, rows)
 
 
-def _working_memory(m: Measure, working_memory: float | None) -> float:
-    if working_memory is None:
-        return float(DEFAULT_WORKING_MEMORY)
-    try:
-        wm = float(working_memory)
-    except (TypeError, ValueError):
-        wm = math.nan
-    if isinstance(working_memory, bool) or not (math.isfinite(wm) and wm > 0):
-        raise InputError(
-            f"{m.name}: working_memory must be a positive number of MiB, got {working_memory!r}"
-        )
-    return wm
-
-
 def _blocks(
     plan: _Plan,
     reduce_func: Callable[[Any, int], Any] | None,
@@ -107,10 +95,19 @@ def _blocks(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=total, desc=plan.measure.name, unit="row")
+    rows = None
+    if array_api_compat.is_numpy_namespace(plan.xp) and plan.options["backend"] != "cupy":
+        o = plan.options
+        params = {p.name: o[p.name] for p in plan.measure.params}
+        opts = Options(plan.measure, o["zero"], o["epsilon"], params, o["backend"], o["method"])
+        rows = Rows(opts, plan.B)  # the XB side prepared once for every block
     try:
         for start in range(0, total, plan.rows):
             stop = min(start + plan.rows, total)
-            D = cdist(plan.A[start:stop, ...], plan.B, plan.measure, **plan.options)
+            if rows is not None:
+                D = rows.values(plan.A[start:stop])
+            else:
+                D = cdist(plan.A[start:stop, ...], plan.B, plan.measure, **plan.options)
             if bar is not None:
                 bar.update(stop - start)
             yield D if reduce_func is None else reduce_func(D, start)
@@ -187,53 +184,6 @@ def cdist_chunked(
     array([2. , 1.4, 2.2])
     """
     return _blocks(_plan(XA, XB, measure, working_memory, options), reduce_func, progress)
-
-
-def _check_k(m: Measure, k: Any) -> int:
-    if isinstance(k, (bool, np.bool_)):
-        raise InputError(f"{m.name}: k must be an integer >= 0, got {k!r}")
-    try:
-        k = operator.index(k)
-    except TypeError:
-        raise InputError(f"{m.name}: k must be an integer >= 0, got {k!r}") from None
-    if k < 0:
-        raise InputError(f"{m.name}: k must be an integer >= 0, got {k}")
-    return k
-
-
-def _top_k(key: np.ndarray, k: int) -> np.ndarray:
-    """Column indices of the ``k`` smallest entries of each row of ``key``, in order.
-
-    The order is by (value, column) with NaN after every number (+inf included): ties go to
-    the lower column, exactly as the first ``k`` columns of a stable argsort. ``key`` is not
-    modified. Needs ``0 < k <= key.shape[1]``.
-    """
-    n = key.shape[1]
-    if k == n:
-        return np.argsort(key, axis=1, kind="stable")
-    part = np.argpartition(key, k - 1, axis=1)  # NaN sorts after +inf here too
-    idx = np.ascontiguousarray(part[:, :k])
-    kth = np.take_along_axis(key, part[:, k - 1 : k], axis=1)  # (r, 1)
-    del part
-    vals = np.take_along_axis(key, idx, axis=1)
-    # argpartition keeps every entry below the k-th value but picks an arbitrary subset of
-    # the entries equal to it; rows with more such ties than places are redone exactly
-    nan_kth = np.isnan(kth[:, 0])
-    eq_all = np.count_nonzero(key == kth, axis=1)
-    if nan_kth.any():
-        eq_all = np.where(nan_kth, np.count_nonzero(np.isnan(key), axis=1), eq_all)
-    eq_in = np.count_nonzero((vals == kth) | (np.isnan(vals) & nan_kth[:, None]), axis=1)
-    for i in np.flatnonzero(eq_all > eq_in):
-        row = key[i]
-        if nan_kth[i]:
-            below, ties = np.flatnonzero(~np.isnan(row)), np.flatnonzero(np.isnan(row))
-        else:
-            below, ties = np.flatnonzero(row < kth[i, 0]), np.flatnonzero(row == kth[i, 0])
-        idx[i] = np.concatenate([below, ties[: k - below.size]])
-    # order the k candidates by (value, column): sort by column, then stably by value
-    idx = np.take_along_axis(idx, np.argsort(idx, axis=1), axis=1)
-    vals = np.take_along_axis(key, idx, axis=1)
-    return np.take_along_axis(idx, np.argsort(vals, axis=1, kind="stable"), axis=1)
 
 
 def knn(
@@ -319,41 +269,70 @@ def knn(
            [2, 0]])
     """
     m_, _ = resolve(measure)
-    k = _check_k(m_, k)
-    plan = _plan(XA, XB, measure, working_memory, options)
-    m, xp = plan.measure, plan.xp
-    q, n = plan.A.shape[0], plan.B.shape[0]
-    if k > n:
-        raise InputError(f"{m.name}: k={k} is larger than the {n} rows of XB")
-    if plan.options["backend"] == "cupy":
-        return _knn_device(plan, k, progress)
+    check_k(m_, k, np.iinfo(np.int64).max)
+    xp, (XA, XB) = namespace({"XA": XA, "XB": XB}, measure=m_.name)
     if not array_api_compat.is_numpy_namespace(xp):
+        plan = _plan(XA, XB, measure, working_memory, options)
+        m = plan.measure
+        k = check_k(m, k, plan.B.shape[0])
+        if plan.options["backend"] == "cupy":
+            return _knn_device(plan, k, progress)
         raise InputError(
             f"{m.name}: knn computes on NumPy or CuPy arrays; these are {xp.__name__} "
             "arrays (convert them explicitly, or use cdist_chunked)"
         )
-    indices = np.empty((q, k), dtype=np.int64)
-    values = np.empty((q, k), dtype=np.float64)
-    if k == 0 or q == 0:
-        return indices, values
-    similarity = m.kind == "similarity"
-    sub = max(1, plan.rows // _RANK_SLICES)
+    options = dict(options)
+    method = options.pop("method", "auto")
+    m, _, (A,), zero, eps, params, backend = _prepare(measure, {"XA": XA}, options, ndims=(1, 2))
+    wm = check_working_memory(m, working_memory)
+    opts = Options(m, zero, eps, params, backend, method)
+    A = np.ascontiguousarray(A, dtype=np.float64)
+    n, blocks = _database(XB, measure, options, opts, wm)
+    first = next(blocks)  # XB's first block validated (or all of it)
+    if first.B.shape[1] != A.shape[1]:
+        raise InputError(
+            f"{m.name}: feature counts differ: XA has {A.shape[1]} but XB has "
+            f"{first.B.shape[1]} columns"
+        )
+    k = check_k(m, k, n)
+    n_blocks = -(-n // max(1, first.n)) if n else 1
+    return search_rows(_chain(first, blocks), A, k, m, wm, progress, n_blocks)
 
-    def reduce(D: np.ndarray, start: int) -> None:
-        key = D
-        if similarity:  # largest first = smallest of the negation (in place where allowed)
-            key = np.negative(D, out=D if D.flags.writeable else None)
-        # a few rows at a time, so that the ranking's own temporaries (argpartition's
-        # int64 indices) stay a fraction of the block
-        for s in range(0, key.shape[0], sub):
-            top = _top_k(key[s : s + sub], k)
-            vals = np.take_along_axis(key[s : s + sub], top, axis=1)
-            indices[start + s : start + s + top.shape[0]] = top
-            values[start + s : start + s + top.shape[0]] = -vals if similarity else vals
 
-    for _ in _blocks(plan, reduce, progress):
-        pass
-    return indices, values
+def _chain(first: Rows, rest: Iterator[Rows]) -> Iterator[Rows]:
+    yield first
+    yield from rest
+
+
+def _database(
+    XB: Any, measure: MeasureLike, options: dict[str, Any], opts: Options, wm: float
+) -> tuple[int, Iterator[Rows]]:
+    """(rows of XB, XB's validated and prepared blocks). XB is one block where it is a
+    float64 array in memory; a memory-mapped or other-dtype XB is read, converted and
+    prepared a block of about ``wm`` MiB of float64 at a time, so that it is never copied
+    whole (its errors then name the row of XB, not of the block)."""
+    XB = np.asarray(XB) if not isinstance(XB, np.ndarray) else XB
+    whole = XB.ndim != 2 or (XB.dtype == np.float64 and not isinstance(XB, np.memmap))
+    n = 1 if XB.ndim == 1 else int(XB.shape[0])
+    rows = max(1, n) if whole or XB.shape[1] == 0 else max(1, int(wm * _MIB) // (8 * XB.shape[1]))
+
+    def blocks() -> Iterator[Rows]:
+        for s in range(0, max(n, 1), rows):
+            part = XB if whole else XB[s : s + rows]
+            try:
+                _, _, (B,), *_ = _prepare(measure, {"XB": part}, dict(options), ndims=(1, 2))
+            except InputError as e:
+                if whole or s == 0:
+                    raise
+                raise InputError(_offset_rows(str(e), "XB", s)) from None
+            yield Rows(opts, np.ascontiguousarray(B, dtype=np.float64), start=s)
+
+    return n, blocks()
+
+
+def _offset_rows(message: str, arg: str, offset: int) -> str:
+    """An error message about a block of ``arg``'s rows, with the rows of ``arg`` itself."""
+    return re.sub(rf"\b{arg} row (\d+)", lambda g: f"{arg} row {int(g[1]) + offset}", message)
 
 
 def _knn_device(plan: _Plan, k: int, progress: bool) -> tuple[Any, Any]:

@@ -12,7 +12,7 @@ import pytest
 import divergences as dv
 from divergences.cli import main
 from divergences.kernels.reference import BLOCK_ELEMENTS
-from divergences.search import _top_k
+from divergences.topk import top_k as _top_k
 
 MEASURES = dv.measures()
 BACKENDS = ("numpy", "numba")
