@@ -117,7 +117,7 @@ def test_index_errors_name_the_measure_and_argument():
     index = dv.Index(DB, "kl")
     with pytest.raises(dv.InputError, match="feature counts differ: Q has 3 but DB has 2"):
         index.search(np.ones((1, 3)), 1)
-    with pytest.raises(dv.InputError, match="Q row 0, column 1 is -1.0"):
+    with pytest.raises(dv.InputError, match=r"Q row 0, column 1 is -1\.0"):
         index.search(np.array([[1.0, -1.0]]), 1)
     with pytest.raises(dv.InputError, match="k=3 is larger than the 2 rows"):
         index.search(DB, 3)
@@ -197,7 +197,7 @@ def test_load_refuses_wrong_and_damaged_files(tmp_path):
     with zipfile.ZipFile(good) as z:
         assert all(n.endswith(".npy") for n in z.namelist())
     obj = rewrite(tmp_path / "obj.npz", meta=np.array([{"measure": "kl"}], dtype=object))
-    with pytest.raises(dv.IndexFileError, match="cannot be read.*allow_pickle"):
+    with pytest.raises(dv.IndexFileError, match=r"cannot be read.*allow_pickle"):
         dv.Index.load(obj)
     with pytest.raises(dv.IndexFileError):
         dv.Index.load(tmp_path / "missing.npz")
