@@ -148,6 +148,60 @@ def cmd_plot(args: argparse.Namespace) -> int:
     return 0
 
 
+QUICK = {"noise": "0,0.6", "losses": "ce,mae", "seeds": 1, "epochs": 8}
+
+
+def cmd_experiment(args: argparse.Namespace) -> int:
+    """Run ``divergences experiment noisy-labels``."""
+    import json
+
+    from .cli import CommandError
+    from .experiments import DEFAULT_LOSSES, DEFAULT_NOISE, noisy_labels, plot_result, table
+    from .report import atomic_file
+
+    def numbers(text: str) -> list[float]:
+        try:
+            return [float(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise CommandError(f"--noise {text!r}: expected numbers like 0,0.2,0.4") from None
+
+    quick = QUICK if args.quick else {}
+    noise = numbers(args.noise or quick.get("noise") or ",".join(map(str, DEFAULT_NOISE)))
+    losses = [
+        v.strip()
+        for v in (args.losses or quick.get("losses") or ",".join(DEFAULT_LOSSES)).split(",")
+        if v.strip()
+    ]
+    seeds = args.seeds if args.seeds is not None else quick.get("seeds", 3)
+    epochs = args.epochs if args.epochs is not None else quick.get("epochs", 60)
+    for path, exts in ((args.output, (".png", ".svg", ".pdf")), (args.json, (".json",))):
+        if path is not None and os.path.splitext(path)[1].lower() not in exts:
+            raise CommandError(f"{path}: expected a {' or '.join(exts)} file")
+    result = noisy_labels(noise, losses, seeds, epochs=epochs, progress=args.progress)
+    print(
+        f"test accuracy (%), mean +- std over {seeds} seed(s), {epochs} epochs, "
+        f"{result['seconds']} s"
+    )
+    print(table(result))
+    for name, source in result["gradients"].items():
+        print(f"  {name}: gradients from {source}")
+    try:
+        if args.output is not None:
+            atomic_file(args.output, lambda p: plot_result(result, p))
+            print(f"wrote {args.output}")
+        if args.json is not None:
+
+            def dump(p: str) -> None:
+                with open(p, "w", encoding="utf-8") as f:
+                    json.dump(result, f, indent=1)
+
+            atomic_file(args.json, dump)
+            print(f"wrote {args.json}")
+    except OSError as e:
+        raise CommandError(str(e)) from None
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     """Add ``analyze`` and ``plot`` to the subcommands of the ``divergences`` parser."""
     p = sub.add_parser(
@@ -205,3 +259,25 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--smoothing", type=float, default=0.0, help="label smoothing (default 0)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help=".png, .svg or .pdf")
     p.set_defaults(handler=cmd_plot)
+
+    p = sub.add_parser(
+        "experiment",
+        help="experiments: noisy-labels (losses under symmetric label noise on digits)",
+    )
+    p.add_argument("which", choices=("noisy-labels",), help="the experiment")
+    p.add_argument("--noise", metavar="R,R,...", help="noise rates (default 0,0.2,0.4,0.6)")
+    p.add_argument(
+        "--losses",
+        metavar="L,L,...",
+        help="ce, mae or catalog names (default ce,mae,jensen_shannon,hellinger,"
+        "squared_euclidean)",
+    )
+    p.add_argument("--seeds", type=int, help="seeds per setting (default 3)")
+    p.add_argument("--epochs", type=int, help="training epochs (default 60)")
+    p.add_argument(
+        "--quick", action="store_true", help="CI size: noise 0,0.6, losses ce,mae, 1 seed, 8 epochs"
+    )
+    p.add_argument("-o", "--output", metavar="FILE", help="plot accuracy vs noise (.png/.svg)")
+    p.add_argument("--json", metavar="FILE", help="write every accuracy as JSON")
+    p.add_argument("--progress", action="store_true", help="a progress bar on stderr")
+    p.set_defaults(handler=cmd_experiment)
