@@ -317,14 +317,20 @@ def _cache_class() -> Any:
     class KernelCache(caching.FunctionCache):
         _impl_class = Impl
 
-        def __init__(self, py_func: Any, writable: bool) -> None:
+        def __init__(self, py_func: Any, writable: bool, tag: str = "") -> None:
             super().__init__(py_func)
             self._writable = writable
+            base = self._impl.filename_base
             self._cache_file = TolerantIndex(
                 cache_path=self._cache_path,
-                filename_base=self._impl.filename_base,
+                filename_base=f"{base}-{tag}" if tag else base,
                 source_stamp=self._impl.locator.get_source_stamp(),
             )
+
+        def twin(self, py_func: Any, tag: str) -> KernelCache:
+            """A cache for another compilation of ``py_func`` (other flags), in files of
+            its own (Numba's index keys do not tell flags apart)."""
+            return KernelCache(py_func, self._writable, tag)
 
         def load_overload(self, sig: Any, target_context: Any) -> Any:
             try:

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..spec import Measure
+from . import launching
 from .codegen import HELPER_IMPORTS, scalar_source
 from .kernel_cache import load_generated
 
@@ -337,7 +338,9 @@ _READY: set[tuple[Any, ...]] = set()
 
 
 def _call(kernel: Any, *args: Any) -> None:
-    """``kernel(*args)``, compiled (or loaded from the disk cache) with SLP on if new."""
+    """``kernel(*args)``, compiled (or loaded from the disk cache) with SLP on if new, and
+    launched as the threading layer allows (see :mod:`divergences.kernels.launching`)."""
+    kernel = launching.variant(kernel)
     flags = tuple((a.flags.writeable, a.flags.aligned) for a in args if isinstance(a, np.ndarray))
     key = (id(kernel), flags)
     if key not in _READY:  # numba.typeof costs tens of microseconds: once per kind of call
@@ -348,7 +351,8 @@ def _call(kernel: Any, *args: Any) -> None:
             with _slp_vectorize():
                 kernel.compile(sig)
         _READY.add(key)
-    kernel(*args)
+    with launching.guard():
+        kernel(*args)
 
 
 def cdist(
