@@ -142,6 +142,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     found = get(args.name)
     m = found.measure if isinstance(found, AliasedMeasure) else found
+    if args.plan:  # the forms the generators derive from the definition
+        from .symbolic import describe
+
+        modes = ("strict", "epsilon") if m.has_epsilon_rule else ("strict",)
+        print("\n\n".join(describe(m, zero) for zero in modes))
+        return 0
     out = [m.title, ""]
     asked = "" if args.name == m.name else f" (asked as {args.name!r})"
     out.append(_wrap("name", m.name + asked))
@@ -553,6 +559,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("show", help="everything about one measure, with an example value")
     p.add_argument("name", metavar="NAME", help="name, alias or survey number")
+    p.add_argument(
+        "--plan",
+        action="store_true",
+        help="print the derived forms: terms, factored plan, partial derivatives, kernel source",
+    )
     p.set_defaults(handler=_cmd_show)
 
     p = sub.add_parser(

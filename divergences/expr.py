@@ -9,59 +9,25 @@ the same syntax tree.
 
 Vocabulary
 ----------
-``abs, sqrt, log, log1p, exp``
-    The usual elementwise functions.
-``min(a, b), max(a, b)``
-    Elementwise minimum and maximum.
-``where(c, a, b)``
-    ``a`` where condition ``c`` holds, else ``b``.
-``div0(a, b)``
-    ``a / b`` with ``0 / 0 = 0`` (the term vanishes) and ``a / 0 = inf``.
-``nz(a, eps)``
-    ``a``, with an exact zero replaced by ``eps`` (philentropy's epsilon rule).
-``xlogy(a, b)``
-    ``a * log(b)`` with ``0 * log(anything) = 0``.
-``log1pmx(r)``
-    ``log(1 + r) - r``, accurate also for tiny ``r``.
-``kl_elem(a, b)``
-    ``a log(a / b) - a + b`` (>= 0), computed without cancellation near
-    ``a = b``; ``kl_elem(0, b) = b`` and ``kl_elem(a, 0) = inf`` for ``a > 0``.
-``kl_mid(a, b)``
-    ``kl_elem(a, (a + b) / 2)`` without rounding the midpoint.
-``sqrt_diff_sq(a, b)``
-    ``(sqrt(a) - sqrt(b))**2``, computed as ``((a - b) / (sqrt(a) + sqrt(b)))**2``
-    with ``0 / 0 = 0``.
-``inf, nan``
-    Constants.
+The functions (``abs, sqrt, log, log1p, exp, expm1, min, max, where`` and the zero-rule
+helpers ``div0, nz, xlogy, log1pmx, kl_elem, kl_mid, sqrt_diff_sq, powm1``) are the entries
+of :data:`divergences.vocabulary.HELPERS`, one table with each helper's meaning, zero
+conventions, partial derivatives and implementations; ``inf`` and ``nan`` are constants.
 """
 
 from __future__ import annotations
 
 import ast
 import functools
-import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
-#: function name -> number of arguments
-FUNCTIONS: dict[str, int] = {
-    "abs": 1,
-    "sqrt": 1,
-    "log": 1,
-    "log1p": 1,
-    "exp": 1,
-    "min": 2,
-    "max": 2,
-    "where": 3,
-    "div0": 2,
-    "nz": 2,
-    "xlogy": 2,
-    "log1pmx": 1,
-    "kl_elem": 2,
-    "kl_mid": 2,
-    "sqrt_diff_sq": 2,
-}
-CONSTANTS = {"inf", "nan"}
+from .vocabulary import CONSTANTS as VOCABULARY_CONSTANTS
+from .vocabulary import HELPERS, scalar_vocabulary
+
+#: function name -> number of arguments (from the vocabulary table)
+FUNCTIONS: dict[str, int] = {name: h.arity for name, h in HELPERS.items()}
+CONSTANTS = set(VOCABULARY_CONSTANTS)
 
 _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 _CMPOPS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
@@ -131,22 +97,8 @@ def compile_with(src: str, vocabulary: Mapping[str, Any]) -> Callable[..., Any]:
     return evaluate
 
 
-def _scalar_where(c: bool, a: float, b: float) -> float:
-    return a if c else b
-
-
-SCALAR_VOCABULARY: dict[str, Any] = {
-    "abs": abs,
-    "sqrt": math.sqrt,
-    "log": lambda v: math.log(v) if v > 0 else (-math.inf if v == 0 else math.nan),
-    "log1p": math.log1p,
-    "exp": math.exp,
-    "min": min,
-    "max": max,
-    "where": _scalar_where,
-    "inf": math.inf,
-    "nan": math.nan,
-}
+#: the helpers over Python floats, for bounds expressions
+SCALAR_VOCABULARY: dict[str, Any] = scalar_vocabulary()
 
 
 def evaluate_scalar(src: str, names: Mapping[str, float]) -> float:

@@ -13,19 +13,13 @@ import copy
 from collections.abc import Mapping
 
 from ..expr import parse
+from ..vocabulary import HELPERS
 
-_MATH = {"sqrt", "log", "log1p", "exp"}
-_HELPERS = {
-    "min": "minimum",
-    "max": "maximum",
-    "div0": "div0",
-    "nz": "nz",
-    "xlogy": "xlogy",
-    "log1pmx": "log1pmx",
-    "kl_elem": "kl_elem",
-    "kl_mid": "kl_mid",
-    "sqrt_diff_sq": "sqrt_diff_sq",
-}
+#: math-module functions and helper functions of the Numba printer (from the table);
+#: ``abs`` stays the builtin, ``where`` becomes a conditional expression
+_MATH = {n for n, h in HELPERS.items() if h.numba.startswith("math.")}
+_HELPERS = {n: h.numba for n, h in HELPERS.items() if h.numba and "." not in h.numba and n != "abs"}
+#: what a generated module imports from numba_helpers (ipow is the run-time ``**``)
 HELPER_IMPORTS = sorted({*_HELPERS.values(), "ipow"})
 
 
@@ -41,7 +35,8 @@ class _Scalar(ast.NodeTransformer):
             test, body, orelse = node.args
             return ast.IfExp(test=test, body=body, orelse=orelse)
         if name in _MATH:
-            node.func = ast.Attribute(value=ast.Name("math", ast.Load()), attr=name, ctx=ast.Load())
+            attr = HELPERS[name].numba.removeprefix("math.")
+            node.func = ast.Attribute(ast.Name("math", ast.Load()), attr, ast.Load())
         elif name in _HELPERS:
             node.func = ast.Name(_HELPERS[name], ast.Load())
         return node

@@ -4,7 +4,8 @@ The expression language (:mod:`divergences.expr`) translates to CUDA C expressio
 doubles: ``where`` becomes ``?:`` (only the chosen branch is evaluated), ``min``/``max`` the
 NaN-propagating helpers, every numeric literal a double literal (so that ``1 / 2`` never
 becomes integer division), and the zero-rule vocabulary the ``dv_*`` functions of
-``cuda/helpers.cuh``, which mirror the NumPy and Numba helpers one to one.
+``cuda/helpers.cuh`` and of the vocabulary table (:data:`divergences.vocabulary.HELPERS`,
+whose entries carry their CUDA C definitions).
 
 A module's source is: the helpers, one measure's accumulator struct with its
 ``dv_init``/``dv_update``/``dv_finalize`` functions, then the generic kernels of
@@ -22,7 +23,12 @@ from importlib import resources
 
 from ..expr import parse
 from ..spec import MAX_KERNEL_PARAMS, Measure
-from .helpers import LOG1PMX_SERIES_BELOW
+from ..vocabulary import (
+    HELPERS,
+    LOG1PMX_SERIES_BELOW,
+    POWM1_EXPM1_BELOW,
+    cuda_preamble,
+)
 
 #: NVRTC options, the same for cupy.RawModule and ``divergences gpu-check``
 NVRTC_OPTIONS: tuple[str, ...] = ("-default-device", "-ftz=true")
@@ -35,22 +41,8 @@ MAX_PARAMS = MAX_KERNEL_PARAMS
 BLOCK = (16, 16)
 TILE = (32, 32)
 
-_FUNCS = {
-    "abs": "fabs",
-    "sqrt": "sqrt",
-    "log": "log",
-    "log1p": "log1p",
-    "exp": "exp",
-    "min": "dv_minimum",
-    "max": "dv_maximum",
-    "div0": "dv_div0",
-    "nz": "dv_nz",
-    "xlogy": "dv_xlogy",
-    "log1pmx": "dv_log1pmx",
-    "kl_elem": "dv_kl_elem",
-    "kl_mid": "dv_kl_mid",
-    "sqrt_diff_sq": "dv_sqrt_diff_sq",
-}
+#: the CUDA C name of every function but where (from the vocabulary table)
+_FUNCS = {n: h.cuda for n, h in HELPERS.items() if h.cuda}
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _INIT = {"sum": "0.0", "max": "-dv_inf()", "min": "dv_inf()"}
@@ -167,7 +159,9 @@ def module_source(measure: Measure, zero: str) -> str:
         [
             f"// divergences: pairwise kernels of {measure.name!r}, zero={zero!r}",
             f"#define DV_LOG1PMX_SERIES_BELOW {_literal(LOG1PMX_SERIES_BELOW)}",
+            f"#define DV_POWM1_EXPM1_BELOW {_literal(POWM1_EXPM1_BELOW)}",
             _asset("helpers.cuh"),
+            cuda_preamble(),
             measure_source(measure, zero),
             _asset("pairwise.cu"),
         ]

@@ -1,7 +1,8 @@
 """The zero-rule vocabulary of :mod:`divergences.expr` as Numba scalar functions.
 
-One to one with :mod:`divergences.kernels.helpers` (the array-API versions); the tests
-compare both on {0, subnormal, 1, inf, nan}.  Importing this module imports numba.
+The Numba implementations of the entries of :data:`divergences.vocabulary.HELPERS` (each
+entry names its function here); the tests derived from that table compare every back end
+on {0, subnormal, tiny, 1, huge, inf, nan}.  Importing this module imports numba.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from .helpers import LOG1PMX_SERIES_BELOW
+from ..vocabulary import LOG1PMX_SERIES_BELOW, POWM1_EXPM1_BELOW
 
 #: inline="always": Numba inlines the helpers into each kernel at its own IR level. Left to
 #: LLVM, a helper loaded from Numba's disk cache (object code, no IR) or too big for the
@@ -242,3 +243,14 @@ def ipow(a: float, p: float) -> float:
         b = a * a
         return b * b
     return a**p
+
+
+@_jit
+def powm1(r: float, a: float) -> float:
+    """(1 + r)**a - 1, accurate near r = 0 (expm1(a log1p(r)) there); 0 for a = 0."""
+    if a == 0.0:
+        return 0.0
+    t = a * math.log1p(r)
+    if abs(t) < POWM1_EXPM1_BELOW:
+        return math.expm1(t)
+    return (1.0 + r) ** a - 1.0

@@ -18,21 +18,16 @@ import array_api_compat
 import numpy as np
 
 from ...expr import compile_with, names_in, parse
+from ...vocabulary import HELPERS
 from ..helpers import vocabulary
 
 #: at most this many monomials per accumulator
 MAX_MONOMIALS = 16
 
 #: the zero-rule helpers in the regime (arguments positive where a log or sqrt is taken,
-#: non-zero where divided by): each identity is checked by the rules for log, sqrt and /
-TEMPLATES = {
-    "kl_elem": "a * log(a) - a * log(b) - a + b",
-    "sqrt_diff_sq": "a - 2 * sqrt(a) * sqrt(b) + b",
-    "xlogy": "a * log(b)",
-    "div0": "a / b",
-    # kl_elem(a, (a + b) / 2) = a log(2a / (a + b)) - a + (a + b) / 2
-    "kl_mid": "a * log(2 * a) - a * log(a + b) + (b - a) / 2",
-}
+#: non-zero where divided by), from the vocabulary table: each identity is checked by the
+#: rules for log, sqrt and /
+TEMPLATES = {n: h.regime for n, h in HELPERS.items() if h.regime is not None}
 #: the one atom of both x and y: log(x + y), summed per pair by
 #: :func:`divergences.kernels.mixed_log.sums` in monomials ``c x log(x + y)`` and
 #: ``c y log(x + y)`` (the Jensen-Shannon family)
@@ -194,9 +189,9 @@ def _recip(p: Poly) -> Poly:
     return {(tuple((a, -e) for a, e in f), tuple((a, -e) for a, e in g)): 1.0 / c}
 
 
-def _substitute(template: str, args: list[ast.expr]) -> ast.expr:
+def _substitute(template: str, names: tuple[str, ...], args: list[ast.expr]) -> ast.expr:
     tree = copy.deepcopy(parse(template).body)
-    repl = dict(zip("ab", args, strict=False))
+    repl = dict(zip(names, args, strict=True))
 
     class Sub(ast.NodeTransformer):
         def visit_Name(self, node: ast.Name) -> ast.AST:
@@ -247,7 +242,7 @@ def _expand(node: ast.expr, ctx: _Ctx) -> Poly:
         return _atom(ast.unparse(node), "y" if used == {"y"} else "x", _sign(node, ctx), ctx)
     f, args = node.func.id, node.args
     if f in TEMPLATES:
-        return _expand(_substitute(TEMPLATES[f], args), ctx)
+        return _expand(_substitute(TEMPLATES[f], HELPERS[f].args, args), ctx)
     if f == "nz":  # nz(a, eps) = a where a != 0
         p = _expand(args[0], ctx)
         _monomial(p, ctx, NONZERO)

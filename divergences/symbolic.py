@@ -1,0 +1,314 @@
+"""The symbolic layer: every form derived from a measure's definition, in one place.
+
+From a definition (accumulator terms over ``x``, ``y`` and a finalize over the
+accumulators) this module derives:
+
+- the per-element partial derivatives of every accumulator term, ``d term / dx`` and
+  ``d term / dy``, as expressions of the same language (:func:`partials`), built by the
+  chain rule from the partial derivatives that the vocabulary table gives for each helper
+  (:data:`divergences.vocabulary.HELPERS`, with their zero conventions), and lightly
+  simplified (structural zeros and ones folded away, so ``d (x * log(y)) / dx`` is
+  ``log(y)``);
+- the partial derivatives of the finalize with respect to each accumulator
+  (:func:`finalize_partials`);
+- the factored (BLAS) plan (:func:`divergences.kernels.factored.plan`) and the scalar source
+  that the Numba and CUDA printers emit (:func:`describe` shows them all).
+
+A measure's gradient with respect to ``P_k`` is then, for sum accumulators,
+``sum_acc d finalize / d acc * d term_acc / dx (P_k, Q_k)`` (and likewise for ``Q``); for a
+``max`` (``min``) accumulator the term's derivative counts at the coordinate where the
+maximum (minimum) is reached.
+
+The derivative is taken on the syntax tree of the language (no SymPy at run time or at
+generation: the language is small, the table's partials carry the zero conventions that a
+general computer-algebra system would not know, and the result must print back into the
+language exactly).
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import functools
+
+from .expr import CONSTANTS, parse
+from .spec import Measure
+from .vocabulary import HELPERS
+
+__all__ = ["derivative", "describe", "finalize_partials", "partials"]
+
+
+# -- smart constructors (fold structural zeros and ones) --------------------------------------
+def _num(node: ast.expr) -> float | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):
+        return float(node.value)
+    if (
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, ast.USub)
+        and isinstance(node.operand, ast.Constant)
+    ):
+        return -float(node.operand.value)
+    return None
+
+
+def _const(v: float) -> ast.expr:
+    if v < 0:
+        return ast.UnaryOp(ast.USub(), _const(-v))
+    return ast.Constant(int(v) if v == int(v) and abs(v) < 2**53 else v)
+
+
+def _is(node: ast.expr, v: float) -> bool:
+    return _num(node) == v
+
+
+def _neg(a: ast.expr) -> ast.expr:
+    n = _num(a)
+    if n is not None:
+        return _const(-n)
+    if isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.USub):
+        return a.operand
+    return ast.UnaryOp(ast.USub(), a)
+
+
+def _add(a: ast.expr, b: ast.expr) -> ast.expr:
+    na, nb = _num(a), _num(b)
+    if na is not None and nb is not None:
+        return _const(na + nb)
+    if na == 0:
+        return b
+    if nb == 0:
+        return a
+    if isinstance(b, ast.UnaryOp) and isinstance(b.op, ast.USub):
+        return ast.BinOp(a, ast.Sub(), b.operand)
+    return ast.BinOp(a, ast.Add(), b)
+
+
+def _sub(a: ast.expr, b: ast.expr) -> ast.expr:
+    return _add(a, _neg(b))
+
+
+def _mul(a: ast.expr, b: ast.expr) -> ast.expr:
+    na, nb = _num(a), _num(b)
+    if na is not None and nb is not None:
+        return _const(na * nb)
+    if na == 0 or nb == 0:
+        return _const(0)
+    if na == 1:
+        return b
+    if nb == 1:
+        return a
+    if na == -1:
+        return _neg(b)
+    if nb == -1:
+        return _neg(a)
+    return ast.BinOp(a, ast.Mult(), b)
+
+
+def _div(a: ast.expr, b: ast.expr) -> ast.expr:
+    if _is(a, 0):
+        return _const(0)
+    if _is(b, 1):
+        return a
+    return ast.BinOp(a, ast.Div(), b)
+
+
+def _pow(a: ast.expr, b: ast.expr) -> ast.expr:
+    if _is(b, 1):
+        return a
+    if _is(b, 0):
+        return _const(1)
+    return ast.BinOp(a, ast.Pow(), b)
+
+
+def _call(name: str, args: list[ast.expr]) -> ast.expr:
+    if name == "where" and ast.dump(args[1]) == ast.dump(args[2]):
+        return args[1]
+    return ast.Call(ast.Name(name, ast.Load()), args, [])
+
+
+def _uses(node: ast.expr, var: str) -> bool:
+    return any(isinstance(n, ast.Name) and n.id == var for n in ast.walk(node))
+
+
+def _substitute(src: str, names: tuple[str, ...], args: list[ast.expr]) -> ast.expr:
+    repl = dict(zip(names, args, strict=True))
+
+    class Sub(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.AST:
+            return copy.deepcopy(repl[node.id]) if node.id in repl else node
+
+    return _simplify(Sub().visit(copy.deepcopy(parse(src).body)))
+
+
+def _simplify(node: ast.expr) -> ast.expr:
+    """Rebuild ``node`` through the smart constructors (after a substitution)."""
+    if isinstance(node, ast.BinOp):
+        a, b = _simplify(node.left), _simplify(node.right)
+        ops = {ast.Add: _add, ast.Sub: _sub, ast.Mult: _mul, ast.Div: _div, ast.Pow: _pow}
+        return ops[type(node.op)](a, b)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return _neg(_simplify(node.operand))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        return _call(node.func.id, [_simplify(a) for a in node.args])
+    return node
+
+
+# -- the chain rule ---------------------------------------------------------------------------
+def _d(node: ast.expr, var: str) -> ast.expr:
+    if not _uses(node, var):
+        return _const(0)
+    if isinstance(node, ast.Name):
+        return _const(1)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return _neg(_d(node.operand, var))
+    if isinstance(node, ast.BinOp):
+        a, b, op = node.left, node.right, node.op
+        da, db = _d(a, var), _d(b, var)
+        if isinstance(op, ast.Add):
+            return _add(da, db)
+        if isinstance(op, ast.Sub):
+            return _sub(da, db)
+        if isinstance(op, ast.Mult):
+            return _add(_mul(da, b), _mul(a, db))
+        if isinstance(op, ast.Div):
+            return _sub(_div(da, b), _div(_mul(a, db), _pow(b, _const(2))))
+        if isinstance(op, ast.Pow):
+            if not _uses(b, var):  # b * a**(b - 1) * a'
+                n = _num(b)
+                lower = _const(n - 1) if n is not None else _sub(b, _const(1))
+                return _mul(_mul(b, _pow(a, lower)), da)
+            # a**b (b' log(a) + b a' / a)
+            inner = _add(_mul(db, _call("log", [a])), _div(_mul(b, da), a))
+            return _mul(node, inner)
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+        h = HELPERS[node.func.id]
+        out: ast.expr = _const(0)
+        for arg, partial in zip(node.args, h.partials, strict=True):
+            if partial == "0":  # where's condition
+                continue
+            darg = _d(arg, var)
+            if _is(darg, 0):
+                continue
+            out = _add(out, _mul(_substitute(partial, h.args, list(node.args)), darg))
+        return out
+    raise ValueError(f"cannot differentiate {ast.unparse(node)!r} with respect to {var}")
+
+
+@functools.cache
+def derivative(src: str, var: str) -> str:
+    """The derivative of expression ``src`` with respect to the name ``var``, as source of
+    the expression language (the helpers' zero conventions included; see
+    :mod:`divergences.vocabulary`).
+
+    Parameters
+    ----------
+    src : str
+        An expression of the language (a term or a finalize).
+    var : str
+        The name to differentiate by (``"x"``, ``"y"`` or an accumulator's name); every
+        other name is a constant.
+
+    Returns
+    -------
+    str
+        The derivative, ``"0"`` where ``src`` does not depend on ``var``.
+
+    Examples
+    --------
+    >>> derivative("xlogy(x, x / y)", "y")
+    'div0(x, x / y) * -(x / y ** 2)'
+    >>> derivative("(x - y) ** 2", "x")
+    '2 * (x - y)'
+    """
+    if var in CONSTANTS:
+        raise ValueError(f"{var!r} is a constant of the language")
+    return ast.unparse(_d(parse(src).body, var))
+
+
+def partials(measure: Measure, zero: str = "strict") -> dict[str, tuple[str, str]]:
+    """Per-element partial derivatives of every accumulator term of ``measure``.
+
+    Parameters
+    ----------
+    measure : Measure
+        A registered measure (``divergences.get(name)``).
+    zero : {"strict", "epsilon"}
+        The zero mode whose rule is differentiated.
+
+    Returns
+    -------
+    dict
+        ``{accumulator: (d term / dx, d term / dy)}``, expressions of the language over
+        ``x``, ``y``, ``eps`` and the measure's parameters. For a ``sum`` accumulator the
+        derivative of the accumulator with respect to ``P_k`` is ``d term / dx`` at
+        ``(P_k, Q_k)``; for ``max``/``min`` it is that at the coordinate of the extreme.
+
+    Examples
+    --------
+    >>> import divergences as dv
+    >>> partials(dv.get("squared_euclidean"))
+    {'s': ('2 * (x - y)', '-(2 * (x - y))')}
+    """
+    rule = measure.rule(zero)
+    return {
+        name: (derivative(acc.term, "x"), derivative(acc.term, "y"))
+        for name, acc in rule.accumulators.items()
+    }
+
+
+def finalize_partials(measure: Measure, zero: str = "strict") -> dict[str, str]:
+    """Partial derivatives of the finalize of ``measure`` with respect to each accumulator:
+    ``{accumulator: d finalize / d accumulator}`` (expressions over the accumulators, ``d``,
+    ``eps`` and the parameters).
+
+    Examples
+    --------
+    >>> import divergences as dv
+    >>> finalize_partials(dv.get("euclidean"))
+    {'s': '0.5 / sqrt(s)'}
+    """
+    rule = measure.rule(zero)
+    return {name: derivative(rule.finalize, name) for name in rule.accumulators}
+
+
+def describe(measure: Measure, zero: str = "strict") -> str:
+    """A printable description of every form derived from the definition of ``measure``:
+    its terms, the factored plan, the partial derivatives and the scalar source of the
+    Numba and CUDA printers (``divergences show NAME --plan``)."""
+    from .kernels import codegen, cuda_source, factored
+
+    rule = measure.rule(zero)
+    lines = [f"{measure.name} (zero={zero!r})", "", "accumulators:"]
+    for name, acc in rule.accumulators.items():
+        lines.append(f"  {name} = {acc.reduce} over k of {acc.term}")
+    lines.append(f"finalize: {rule.finalize}")
+    lines += ["", "factored plan:"]
+    pl = factored.plan(measure, zero)
+    if pl is None:
+        lines.append("  none (a term does not separate, or a reduction is not a sum): direct")
+    else:
+        for name, sp in pl.accs.items():
+            if isinstance(sp, factored.Expanded):
+                lines.append(f"  {name} = sum over k of {sp.term}, expanded (guarded):")
+                for mo in sp.monos:
+                    f, g = mo.f or "1", mo.g or "1"
+                    mix = " * log(x + y)" if mo.mixed else ""
+                    lines.append(f"    {mo.coef!r} * [{f}] * [{g}]{mix}")
+            else:
+                how = {"gemm": "matrix product", "rows": "row sums", "cols": "column sums"}
+                parts = " @ ".join(p for p in (sp.left, sp.right) if p)
+                lines.append(f"  {name}: {how[sp.how]} of {parts}")
+        lines.append(f"  finalize: {pl.finalize}")
+    lines += ["", "partial derivatives of the terms (d/dx, d/dy):"]
+    for name, (dx, dy) in partials(measure, zero).items():
+        lines += [f"  d {name} / dx = {dx}", f"  d {name} / dy = {dy}"]
+    lines.append("partial derivatives of the finalize:")
+    for name, src in finalize_partials(measure, zero).items():
+        lines.append(f"  d finalize / d {name} = {src}")
+    lines += ["", "scalar source (Numba printer):"]
+    ren = {"x": "x", "y": "y"}
+    for name, acc in rule.accumulators.items():
+        lines.append(f"  {name}: {codegen.scalar_source(acc.term, ren)}")
+    lines += ["", "CUDA C (measure part):"]
+    lines += ["  " + ln for ln in cuda_source.measure_source(measure, zero).splitlines()]
+    return "\n".join(lines)

@@ -1,0 +1,428 @@
+"""The helper vocabulary of the expression language: one entry per function, one table.
+
+Every function a definition may call (:mod:`divergences.expr`) is one :class:`Helper` in
+:data:`HELPERS`, which holds everything that is known about it:
+
+- ``args`` (so the arity) and ``doc`` (its meaning, with its zero conventions);
+- ``regime``: its value where the arguments are positive, as an expression over plain
+  arithmetic, ``log`` and ``sqrt`` (what the factored expansion substitutes; None where the
+  helper does not expand, like ``min``);
+- ``partials``: one expression per argument, in the same language, for its partial
+  derivative, with the zero conventions written into it (``where(a == 0, 0, log(b))``);
+  the symbolic layer (:mod:`divergences.symbolic`) builds the derivatives of every term from
+  them by the chain rule;
+- its implementation for each back end: ``array`` (a function of the array namespace and
+  of the vocabulary being built, returning the elementwise function), ``numba`` (the name
+  of its function in :mod:`divergences.kernels.numba_helpers`, or ``math.NAME``), ``cuda``
+  (the name of its CUDA C function) and ``cuda_src`` (that function's definition, emitted
+  into every module's preamble; empty for the C library's own functions);
+- ``scalar``: a Python-float implementation where bounds expressions may use it;
+- ``mp``: its meaning in mpmath (the conformance tests' reference).
+
+Everything else derives from this table: the expression checker's arities
+(``expr.FUNCTIONS``), the array-API vocabulary (``kernels.helpers.vocabulary``), the Numba
+printer's names and imports (``kernels.codegen``), the CUDA translation and preamble
+(``kernels.cuda_source``) and the factored expansion's templates. Adding a helper is one
+entry here plus, where it is not a one-liner, its Numba function.
+
+Zero conventions of the partial derivatives
+-------------------------------------------
+Where the calculus gives a finite value it is that value. Where a helper's zero rule makes
+a term vanish (``xlogy(0, b) = 0``, ``div0(0, b) = 0``, ``kl_elem(0, b) = b``) the vanishing
+part contributes no derivative either: ``d xlogy/da = 0`` and ``d xlogy/db = 0`` at ``a = 0``
+(as ``torch.xlogy``'s gradient in ``a``), ``d div0/db = 0`` at ``a = 0``. ``nz`` acts like a
+clamp at 0: ``d nz(a, e)/da`` is 0 where ``a = 0`` (the value is ``e`` there) and 1
+elsewhere. ``min``/``max`` split a tie evenly (1/2 each), ``abs`` has derivative 0 at 0,
+``where`` passes the derivative of the chosen branch (its condition has none). An infinite
+derivative (``d sqrt(a)/da`` at 0, ``d kl_elem(a, b)/db`` at ``b = 0 < a``) stays infinite.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+#: |r| below this uses the series of log1p(r) - r (see log1pmx)
+LOG1PMX_SERIES_BELOW = 0.1
+#: |a log1p(r)| below this computes powm1 as expm1(a log1p(r)), above as pow(1 + r, a) - 1
+POWM1_EXPM1_BELOW = 0.5
+
+
+@dataclass(frozen=True)
+class Helper:
+    """One function of the expression language (see the module docstring)."""
+
+    name: str
+    args: tuple[str, ...]
+    doc: str
+    partials: tuple[str, ...]
+    array: Callable[[Any, dict[str, Any]], Callable[..., Any]]
+    numba: str
+    cuda: str
+    mp: Callable[..., Any]
+    regime: str | None = None
+    cuda_src: str = ""
+    scalar: Callable[..., Any] | None = None
+    #: the conformance grids skip argument values outside this predicate (where's condition)
+    smooth: Callable[..., bool] = field(default=lambda *a: True)
+
+    @property
+    def arity(self) -> int:
+        """The number of arguments."""
+        return len(self.args)
+
+
+# -- array-API implementations --------------------------------------------------------------
+def _scalar_aware(array_fn: Callable[..., Any], scalar_fn: Callable[..., Any]) -> Any:
+    """``array_fn`` on arrays, ``scalar_fn`` on Python numbers (parameters such as ``base``)."""
+
+    def fn(*args: Any) -> Any:
+        if all(isinstance(a, (int, float)) for a in args):
+            return scalar_fn(*args)
+        return array_fn(*args)
+
+    return fn
+
+
+def _scalar_log(v: float) -> float:
+    return math.log(v) if v > 0 else (-math.inf if v == 0 else math.nan)
+
+
+def _scalar_expm1(v: float) -> float:
+    try:
+        return math.expm1(v)
+    except OverflowError:
+        return math.inf
+
+
+def _unary(attr: str, scalar: Callable[..., Any]) -> Callable[[Any, dict[str, Any]], Any]:
+    return lambda xp, v: _scalar_aware(getattr(xp, attr), scalar)
+
+
+def _atanh_tail(u2: Any) -> Any:
+    """1/3 + u2/5 + u2^2/7 + ... + u2^6/15: atanh(u) = u + u^3 * _atanh_tail(u^2) + O(u^17)."""
+    acc = 1.0 / 15.0
+    for k in (13, 11, 9, 7, 5, 3):
+        acc = 1.0 / k + u2 * acc
+    return acc
+
+
+def _log1pmx(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
+    def log1pmx(r: Any) -> Any:
+        # log1p(r) = 2 atanh(u), u = r / (2 + r), so
+        # log1p(r) - r = -r^2 / (2 + r) + 2 (u^3/3 + u^5/5 + ... + u^15/15 + ...)
+        small = xp.abs(r) < LOG1PMX_SERIES_BELOW
+        rs = xp.where(small, r, 0.0)
+        u = rs / (2.0 + rs)
+        u2 = u * u
+        series = -rs * rs / (2.0 + rs) + 2.0 * u * u2 * _atanh_tail(u2)
+        rd = xp.where(small, 1.0, r)
+        return xp.where(small, series, xp.log1p(rd) - rd)
+
+    return log1pmx
+
+
+def _log_ratio(xp: Any, a: Any, b: Any) -> Any:
+    # log(a / b) for a, b > 0, also where a / b under- or overflows
+    r = a / b
+    ok = (r > 0) & (r < math.inf)
+    return xp.where(ok, xp.log(xp.where(ok, r, 1.0)), xp.log(a) - xp.log(b))
+
+
+def _infinite(xp: Any, a: Any, b: Any, t: Any) -> Any:
+    # limits where exactly one argument is infinite (reachable with check_finite=False)
+    one_inf = (xp.isinf(a) != xp.isinf(b)) & ~xp.isnan(a) & ~xp.isnan(b)
+    return xp.where(one_inf, math.inf, t)
+
+
+def _kl_core(xp: Any, v: dict[str, Any], a: Any, b: Any, diff: Any, far: Any) -> Any:
+    # a * log(a / c) - a + c with c = a + diff, given far = a * log(a / c) + diff
+    near = xp.abs(diff) <= 0.5 * a
+    r = xp.where(near, diff / xp.where(near, a, 1.0), 0.0)
+    t = xp.where(near, -a * v["log1pmx"](r), far)
+    return _infinite(xp, a, b, xp.where(a == 0, diff, t))
+
+
+def _kl_elem(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
+    return lambda a, b: _kl_core(xp, v, a, b, b - a, a * _log_ratio(xp, a, b) + (b - a))
+
+
+def _kl_mid(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
+    def kl_mid(a: Any, b: Any) -> Any:
+        half = 0.5 * (b - a)
+        return _kl_core(xp, v, a, b, half, a * _log_ratio(xp, 2.0 * a, a + b) + half)
+
+    return kl_mid
+
+
+def _sqrt_diff_sq(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
+    def sqrt_diff_sq(a: Any, b: Any) -> Any:
+        t = v["div0"](a - b, xp.sqrt(a) + xp.sqrt(b))
+        return _infinite(xp, a, b, t * t)
+
+    return sqrt_diff_sq
+
+
+def _powm1(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
+    def powm1(r: Any, a: Any) -> Any:
+        t = a * xp.log1p(r)
+        small = xp.abs(t) < POWM1_EXPM1_BELOW
+        near = xp.expm1(xp.where(small, t, 0.0))
+        far = xp.pow(1.0 + r, a) - 1.0
+        return xp.where(a == 0, 0.0, xp.where(small, near, far))
+
+    return powm1
+
+
+# -- CUDA C definitions (the preamble of every module is generated from them) ---------------
+_CUDA_LOG1PMX = """// log(1 + r) - r, accurate for tiny r (series in u = r / (2 + r))
+__device__ __forceinline__ double dv_log1pmx(double r) {
+    if (fabs(r) < DV_LOG1PMX_SERIES_BELOW) {
+        double u = r / (2.0 + r);
+        double u2 = u * u;
+        double tail = 1.0 / 15.0;
+        tail = 1.0 / 13.0 + u2 * tail;
+        tail = 1.0 / 11.0 + u2 * tail;
+        tail = 1.0 / 9.0 + u2 * tail;
+        tail = 1.0 / 7.0 + u2 * tail;
+        tail = 1.0 / 5.0 + u2 * tail;
+        tail = 1.0 / 3.0 + u2 * tail;
+        return -r * r / (2.0 + r) + 2.0 * u * u2 * tail;
+    }
+    return log1p(r) - r;
+}"""
+_CUDA_KL_ELEM = """// a log(a / b) - a + b >= 0, without cancellation near a = b
+__device__ __forceinline__ double dv_kl_elem(double a, double b) {
+    if (dv_one_infinite(a, b)) return dv_inf();
+    double diff = b - a;
+    if (a == 0.0) return diff;
+    if (fabs(diff) <= 0.5 * a) return -a * dv_log1pmx(diff / a);
+    return a * dv_log_ratio(a, b) + diff;
+}"""
+_CUDA_KL_MID = """// kl_elem(a, (a + b) / 2) without rounding the midpoint
+__device__ __forceinline__ double dv_kl_mid(double a, double b) {
+    if (dv_one_infinite(a, b)) return dv_inf();
+    double half = 0.5 * (b - a);
+    if (a == 0.0) return half;
+    if (fabs(half) <= 0.5 * a) return -a * dv_log1pmx(half / a);
+    return a * dv_log_ratio(2.0 * a, a + b) + half;
+}"""
+_CUDA_SQRT_DIFF_SQ = """// (sqrt a - sqrt b)^2 as ((a - b) / (sqrt a + sqrt b))^2, 0 / 0 = 0
+__device__ __forceinline__ double dv_sqrt_diff_sq(double a, double b) {
+    if (dv_one_infinite(a, b)) return dv_inf();
+    double t = dv_div0(a - b, sqrt(a) + sqrt(b));
+    return t * t;
+}"""
+_CUDA_POWM1 = """// (1 + r)^a - 1, accurate near r = 0 (expm1(a log1p(r)) there), 0 for a = 0
+__device__ __forceinline__ double dv_powm1(double r, double a) {
+    if (a == 0.0) return 0.0;
+    double t = a * log1p(r);
+    if (fabs(t) < DV_POWM1_EXPM1_BELOW) return expm1(t);
+    return pow(1.0 + r, a) - 1.0;
+}"""
+
+
+def _inline(name: str, params: str, body: str, comment: str) -> str:
+    return f"// {comment}\n__device__ __forceinline__ double {name}({params}) {{ {body} }}"
+
+
+# -- mpmath meanings (the conformance tests' reference; imported lazily there) --------------
+def _mp() -> Any:
+    import mpmath
+
+    return mpmath
+
+
+def _mp_kl(a: Any, b: Any) -> Any:
+    m = _mp()
+    if a == 0:
+        return b
+    if b == 0:
+        return m.inf
+    return a * m.log(a / b) - a + b
+
+
+def _mp_where(c: Any, a: Any, b: Any) -> Any:
+    return a if c else b
+
+
+# -- the table -------------------------------------------------------------------------------
+_ENTRIES = [
+    Helper(
+        "abs", ("v",), "|v|.",
+        partials=("where(v > 0, 1, where(v < 0, -1, 0))",),
+        array=_unary("abs", abs), numba="abs", cuda="fabs", scalar=abs,
+        mp=lambda v: abs(v), smooth=lambda v: v != 0,
+    ),
+    Helper(
+        "sqrt", ("v",), "The square root.",
+        partials=("0.5 / sqrt(v)",),
+        array=_unary("sqrt", math.sqrt), numba="math.sqrt", cuda="sqrt", scalar=math.sqrt,
+        mp=lambda v: _mp().sqrt(v),
+    ),
+    Helper(
+        "log", ("v",), "The natural logarithm (log 0 = -inf, log of a negative = nan).",
+        partials=("1 / v",),
+        array=_unary("log", _scalar_log), numba="math.log", cuda="log", scalar=_scalar_log,
+        mp=lambda v: _mp().log(v),
+    ),
+    Helper(
+        "log1p", ("v",), "log(1 + v), accurate for tiny v.",
+        partials=("1 / (1 + v)",),
+        array=_unary("log1p", math.log1p), numba="math.log1p", cuda="log1p",
+        scalar=math.log1p, mp=lambda v: _mp().log(1 + v),
+    ),
+    Helper(
+        "exp", ("v",), "The exponential.",
+        partials=("exp(v)",),
+        array=_unary("exp", math.exp), numba="math.exp", cuda="exp", scalar=math.exp,
+        mp=lambda v: _mp().exp(v),
+    ),
+    Helper(
+        "expm1", ("v",), "exp(v) - 1, accurate for tiny v.",
+        partials=("exp(v)",),
+        array=_unary("expm1", _scalar_expm1), numba="math.expm1", cuda="expm1",
+        scalar=_scalar_expm1, mp=lambda v: _mp().expm1(v),
+    ),
+    Helper(
+        "min", ("a", "b"), "Elementwise minimum (NaN propagates, as numpy.minimum).",
+        partials=(
+            "where(a < b, 1, where(a == b, 0.5, 0))",
+            "where(b < a, 1, where(a == b, 0.5, 0))",
+        ),
+        array=lambda xp, v: _scalar_aware(xp.minimum, min), numba="minimum",
+        cuda="dv_minimum", scalar=min, mp=lambda a, b: min(a, b),
+        cuda_src=_inline(
+            "dv_minimum", "double a, double b", "return (a < b || a != a) ? a : b;",
+            "elementwise min propagating NaN (as numpy.minimum)",
+        ),
+        smooth=lambda a, b: a != b,
+    ),
+    Helper(
+        "max", ("a", "b"), "Elementwise maximum (NaN propagates, as numpy.maximum).",
+        partials=(
+            "where(a > b, 1, where(a == b, 0.5, 0))",
+            "where(b > a, 1, where(a == b, 0.5, 0))",
+        ),
+        array=lambda xp, v: _scalar_aware(xp.maximum, max), numba="maximum",
+        cuda="dv_maximum", scalar=max, mp=lambda a, b: max(a, b),
+        cuda_src=_inline(
+            "dv_maximum", "double a, double b", "return (a > b || a != a) ? a : b;",
+            "elementwise max propagating NaN (as numpy.maximum)",
+        ),
+        smooth=lambda a, b: a != b,
+    ),
+    Helper(
+        "where", ("c", "a", "b"), "a where condition c holds, else b (only one is evaluated "
+        "by the compiled back ends).",
+        partials=("0", "where(c, 1, 0)", "where(c, 0, 1)"),
+        array=lambda xp, v: xp.where, numba="", cuda="", scalar=lambda c, a, b: a if c else b,
+        mp=_mp_where,
+    ),
+    Helper(
+        "div0", ("a", "b"), "a / b with 0 / 0 = 0 (the term vanishes) and a / 0 = +-inf.",
+        partials=("1 / b", "where(a == 0, 0, -a / b**2)"),
+        regime="a / b",
+        array=lambda xp, v: lambda a, b: xp.where(a == 0, 0.0, a / b),
+        numba="div0", cuda="dv_div0",
+        cuda_src=_inline(
+            "dv_div0", "double a, double b", "return a == 0.0 ? 0.0 : a / b;",
+            "a / b with 0 / 0 = 0 (and a / 0 = +-inf)",
+        ),
+        mp=lambda a, b: 0 if a == 0 else (a / b if b != 0 else _mp().inf * _mp().sign(a)),
+    ),
+    Helper(
+        "nz", ("a", "e"), "a, with an exact zero replaced by e (philentropy's epsilon rule).",
+        partials=("where(a == 0, 0, 1)", "where(a == 0, 1, 0)"),
+        array=lambda xp, v: lambda a, e: xp.where(a == 0, e, a),
+        numba="nz", cuda="dv_nz",
+        cuda_src=_inline(
+            "dv_nz", "double a, double e", "return a == 0.0 ? e : a;",
+            "a, with an exact zero replaced by e",
+        ),
+        mp=lambda a, e: e if a == 0 else a, smooth=lambda a, e: a != 0,
+    ),
+    Helper(
+        "xlogy", ("a", "b"), "a log(b) with 0 log(anything) = 0.",
+        partials=("where(a == 0, 0, log(b))", "div0(a, b)"),
+        regime="a * log(b)",
+        array=lambda xp, v: lambda a, b: xp.where(a == 0, 0.0, a * xp.log(b)),
+        numba="xlogy", cuda="dv_xlogy",
+        cuda_src=_inline(
+            "dv_xlogy", "double a, double b", "return a == 0.0 ? 0.0 : a * log(b);",
+            "a log(b) with 0 log(anything) = 0",
+        ),
+        mp=lambda a, b: 0 if a == 0 else a * _mp().log(b),
+    ),
+    Helper(
+        "log1pmx", ("r",), "log(1 + r) - r, accurate also for tiny r.",
+        partials=("-r / (1 + r)",),
+        array=_log1pmx, numba="log1pmx", cuda="dv_log1pmx", cuda_src=_CUDA_LOG1PMX,
+        mp=lambda r: _mp().log(1 + r) - r,
+    ),
+    Helper(
+        "kl_elem", ("a", "b"), "a log(a / b) - a + b (>= 0), without cancellation near a = b; "
+        "kl_elem(0, b) = b and kl_elem(a, 0) = inf for a > 0.",
+        partials=("where(a == 0, 0, log(a) - log(b))", "1 - div0(a, b)"),
+        regime="a * log(a) - a * log(b) - a + b",
+        array=_kl_elem, numba="kl_elem", cuda="dv_kl_elem", cuda_src=_CUDA_KL_ELEM,
+        mp=_mp_kl,
+    ),
+    Helper(
+        "kl_mid", ("a", "b"), "kl_elem(a, (a + b) / 2) without rounding the midpoint.",
+        partials=(
+            "where(a == 0, 0, log(2 * a) - log(a + b)) + div0(b - a, 2 * (a + b))",
+            "div0(b - a, 2 * (a + b))",
+        ),
+        # kl_elem(a, (a + b) / 2) = a log(2a / (a + b)) - a + (a + b) / 2
+        regime="a * log(2 * a) - a * log(a + b) + (b - a) / 2",
+        array=_kl_mid, numba="kl_mid", cuda="dv_kl_mid", cuda_src=_CUDA_KL_MID,
+        mp=lambda a, b: _mp_kl(a, (a + b) / 2),
+    ),
+    Helper(
+        "sqrt_diff_sq", ("a", "b"), "(sqrt(a) - sqrt(b))**2, computed as "
+        "((a - b) / (sqrt(a) + sqrt(b)))**2 with 0 / 0 = 0.",
+        partials=("1 - div0(sqrt(b), sqrt(a))", "1 - div0(sqrt(a), sqrt(b))"),
+        regime="a - 2 * sqrt(a) * sqrt(b) + b",
+        array=_sqrt_diff_sq, numba="sqrt_diff_sq", cuda="dv_sqrt_diff_sq",
+        cuda_src=_CUDA_SQRT_DIFF_SQ,
+        mp=lambda a, b: (_mp().sqrt(a) - _mp().sqrt(b)) ** 2,
+    ),
+    Helper(
+        "powm1", ("r", "a"), "(1 + r)**a - 1, accurate near r = 0 (expm1(a log1p(r)) where "
+        "|a log1p(r)| < 1/2, else pow(1 + r, a) - 1); 0 for a = 0 whatever r is. The stable "
+        "form of power ratios near P = Q: (x / y)**a - 1 = powm1((x - y) / y, a).",
+        partials=("a * exp((a - 1) * log1p(r))", "(powm1(r, a) + 1) * log1p(r)"),
+        regime="(1 + r)**a - 1",
+        array=_powm1, numba="powm1", cuda="dv_powm1", cuda_src=_CUDA_POWM1,
+        mp=lambda r, a: 0 if a == 0 else (1 + r) ** a - 1,
+    ),
+]
+for _h in _ENTRIES:
+    assert len(_h.partials) == _h.arity, _h.name
+
+#: every function of the expression language, by name
+HELPERS: dict[str, Helper] = {h.name: h for h in _ENTRIES}
+#: constants of the language
+CONSTANTS = ("inf", "nan")
+
+
+def array_vocabulary(xp: Any) -> dict[str, Any]:
+    """The vocabulary implemented with array namespace ``xp`` (every helper, the constants)."""
+    out: dict[str, Any] = {"inf": math.inf, "nan": math.nan}
+    for h in _ENTRIES:
+        out[h.name] = h.array(xp, out)
+    return out
+
+
+def scalar_vocabulary() -> dict[str, Any]:
+    """The helpers with a Python-float implementation (for bounds expressions)."""
+    out: dict[str, Any] = {h.name: h.scalar for h in _ENTRIES if h.scalar is not None}
+    return out | {"inf": math.inf, "nan": math.nan}
+
+
+def cuda_preamble() -> str:
+    """The CUDA C definitions of every helper (in table order: later ones may call earlier)."""
+    return "\n\n".join(h.cuda_src for h in _ENTRIES if h.cuda_src) + "\n"
