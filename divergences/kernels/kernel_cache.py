@@ -57,12 +57,17 @@ def warn_once(key: str, message: str) -> None:
     warnings.warn(message, KernelCacheWarning, stacklevel=3)
 
 
+#: sources outside this package that generated kernels import: the vocabulary table (the
+#: helpers' names and constants that numba_helpers uses)
+EXTRA_SOURCES = (Path(__file__).parent.parent / "vocabulary.py",)
+
+
 @functools.cache
 def source_digest() -> str:
     """A digest of everything besides a generated module's own source that decides its
     machine code: every file of this package (helpers, their constants, templates and code
-    generators, whatever module they move to) and the versions of divergences, Numba,
-    llvmlite, NumPy and Python.
+    generators, whatever module they move to), :data:`EXTRA_SOURCES` and the versions of
+    divergences, Numba, llvmlite, NumPy and Python.
 
     Examples
     --------
@@ -79,10 +84,10 @@ def source_digest() -> str:
     h = hashlib.sha256()
     versions = (__version__, numba.__version__, llvmlite.__version__, np.__version__)
     h.update(repr((*versions, sys.version, sys.platform)).encode())
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            h.update(path.relative_to(root).as_posix().encode() + b"\0")
-            h.update(path.read_bytes() + b"\0")
+    files = [p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    for path in sorted(files) + list(EXTRA_SOURCES):
+        h.update(path.relative_to(root.parent).as_posix().encode() + b"\0")
+        h.update(path.read_bytes() + b"\0")
     return h.hexdigest()
 
 
