@@ -43,12 +43,14 @@ def points(m, seed: int) -> list[tuple[float, float]]:
 
 def mp_diff(src: str, names: dict[str, float], var: str):
     f = compile_with(src, MP)
-    env = {k: mpmath.mpf(v) for k, v in names.items()}
+    with mpmath.workdps(30):
+        env = {k: mpmath.mpf(v) for k, v in names.items()}
 
     def at(t):
         return f(**{**env, var: t})
 
-    return mpmath.diff(at, env[var])
+    with mpmath.workdps(30):  # the global precision is other tests' business
+        return mpmath.diff(at, env[var])
 
 
 def close(got: float, want, rel: float = 1e-9) -> bool:
@@ -58,7 +60,6 @@ def close(got: float, want, rel: float = 1e-9) -> bool:
 
 @pytest.mark.parametrize(("m", "zero", "params"), CASES, ids=IDS)
 def test_term_partials_match_mpmath(m, zero, params):
-    mpmath.mp.dps = 30
     rule = m.rule(zero)
     for name, (dx, dy) in symbolic.partials(m, zero).items():
         term = rule.accumulators[name].term
@@ -72,7 +73,6 @@ def test_term_partials_match_mpmath(m, zero, params):
 
 @pytest.mark.parametrize(("m", "zero", "params"), CASES, ids=IDS)
 def test_finalize_partials_match_mpmath(m, zero, params):
-    mpmath.mp.dps = 30
     rule = m.rule(zero)
     rng = np.random.default_rng(5)
     P, Q = rng.dirichlet(np.ones(6)), rng.dirichlet(np.ones(6))
