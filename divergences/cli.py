@@ -235,7 +235,10 @@ def _read(path: str) -> Any:
             if ext == ".npy":
                 data = np.load(path, allow_pickle=False)
             else:
-                data = np.loadtxt(path, delimiter=_READERS[ext], ndmin=2, dtype=np.float64)
+                # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the data
+                data = np.loadtxt(
+                    path, delimiter=_READERS[ext], ndmin=2, dtype=np.float64, encoding="utf-8-sig"
+                )
     except (OSError, ValueError, EOFError) as e:
         raise CommandError(f"cannot read {path}: {_one_line(str(e))}") from None
     if not isinstance(data, np.ndarray):

@@ -7,6 +7,7 @@ are never modified: everything returned is a new float64 array.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from typing import Any
 
 import array_api_compat
@@ -24,10 +25,10 @@ ZERO_MODES = ("strict", "epsilon")
 
 def namespace(arrays: dict[str, Any], *, measure: str) -> tuple[Any, list[Any]]:
     """Array namespace of the named inputs; non-arrays (lists, tuples) become NumPy arrays."""
-    out = [
-        a if array_api_compat.is_array_api_obj(a) else _as_numpy(a, measure, arg)
-        for arg, a in arrays.items()
-    ]
+    out = []
+    for arg, a in arrays.items():
+        a = _plain(a, measure, arg)
+        out.append(a if array_api_compat.is_array_api_obj(a) else _as_numpy(a, measure, arg))
     try:
         xp = array_api_compat.array_namespace(*out)
     except TypeError:
@@ -42,11 +43,82 @@ def namespace(arrays: dict[str, Any], *, measure: str) -> tuple[Any, list[Any]]:
     return xp, out
 
 
+def _library(a: Any) -> str:
+    return type(a).__module__.split(".")[0]
+
+
+def _plain(a: Any, measure: str, arg: str) -> Any:
+    """``a`` where it can be read as it is; pandas objects as float64 arrays; inputs whose
+    meaning would be lost (masks, sparsity, one-shot iterators) refused, saying what to do."""
+    if isinstance(a, np.ma.MaskedArray):
+        mask = np.ma.getmaskarray(a)
+        if mask.any():
+            i = tuple(int(k) for k in np.argwhere(mask)[0])
+            raise InputError(
+                f"{measure}: {arg} is a masked array with {int(mask.sum())} masked entry(ies) "
+                f"(the first at {_where_text(arg, i, a.ndim)}); measures do not skip entries: "
+                f"fill them ({arg}.filled(0.0)) or drop those rows (numpy.ma.compress_rows)"
+            )
+        return np.asarray(a.data)
+    if _library(a) == "scipy" and hasattr(a, "toarray") and hasattr(a, "nnz"):
+        shape = tuple(getattr(a, "shape", ()))
+        raise InputError(
+            f"{measure}: {arg} is a scipy.sparse {type(a).__name__} of shape {shape}; "
+            f"divergences computes on dense rows: pass {arg}.toarray() "
+            f"(a dense float64 copy of {_bytes(math.prod(shape) * 8)})"
+        )
+    if _library(a) == "pandas" and hasattr(a, "to_numpy") and hasattr(a, "isna"):
+        missing = np.asarray(a.isna())
+        if missing.any():
+            i = tuple(int(k) for k in np.argwhere(missing)[0])
+            raise InputError(
+                f"{measure}: {arg} (a pandas {type(a).__name__}) has {int(missing.sum())} "
+                f"missing value(s) (NA), the first at {_where_text(arg, i, missing.ndim)}: "
+                "drop or fill them first (.dropna(), .fillna(0))"
+            )
+        try:
+            return a.to_numpy(dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise InputError(
+                f"{measure}: {arg} (a pandas {type(a).__name__}) has non-numeric columns: "
+                f"{_one_line(e)}"
+            ) from None
+    if isinstance(a, Iterator):
+        raise InputError(
+            f"{measure}: {arg} is a {type(a).__name__}, read once and without a shape; "
+            f"pass a list or an array (numpy.array(list({arg})))"
+        )
+    return a
+
+
+def _bytes(n: float) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if n < 1024:
+            return f"{n:.3g} {unit}"
+        n /= 1024
+    return f"{n:.3g} TiB"
+
+
+def _one_line(e: Exception) -> str:
+    return " ".join(str(e).split())
+
+
 def _as_numpy(a: Any, measure: str, arg: str) -> np.ndarray:
     try:
-        return np.asarray(a)
+        out = np.asarray(a)
     except (TypeError, ValueError) as e:
         raise InputError(f"{measure}: cannot read {arg} as a numeric array: {e}") from None
+    if out.dtype == object and out.ndim:
+        flat = out.reshape(-1)
+        for k, v in enumerate(flat):
+            if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool):
+                i = np.unravel_index(k, out.shape)
+                raise InputError(
+                    f"{measure}: {_where_text(arg, tuple(int(j) for j in i), out.ndim)} is "
+                    f"{v!r} (a {type(v).__name__}), not a real number"
+                )
+        return out.astype(np.float64)
+    return out
 
 
 def _first(xp: Any, mask: Any) -> tuple[int, ...]:
