@@ -10,6 +10,7 @@
 from .analysis import analyze
 from .api import cdist, pair, pdist
 from .index import Index, IndexFileError, RadiusResult
+from .loss_claims import loss_properties
 from .profiles import plot
 from .registry import AliasedMeasure, UnknownMeasureError, get, measures, names, select
 from .search import cdist_chunked, knn
@@ -32,6 +33,7 @@ __all__ = [
     "cdist_chunked",
     "get",
     "knn",
+    "loss_properties",
     "measures",
     "names",
     "pair",

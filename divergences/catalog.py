@@ -376,6 +376,12 @@ def _relations(all_measures: tuple[Measure, ...]) -> list[str]:
     return lines
 
 
+def _loss_properties(all_measures: tuple[Measure, ...]) -> list[str]:
+    from .loss_claims import catalog_lines
+
+    return catalog_lines(all_measures)
+
+
 def render() -> str:
     """CATALOG.md as a string, built from the registry only (deterministic).
 
@@ -391,6 +397,7 @@ def render() -> str:
         *_families(all_measures),
         *_conventions(all_measures),
         *_relations(all_measures),
+        *_loss_properties(all_measures),
     ]
     return "\n".join(lines).rstrip("\n") + "\n"
 

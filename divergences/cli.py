@@ -87,6 +87,9 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for k in (*_CLAIM_FILTERS, "family", "kind", "domain", "bounded")
         if getattr(args, k) is not None
     }
+    from .loss_claims import LOSS_FILTERS
+
+    filters.update({k: True for k in LOSS_FILTERS if getattr(args, k, False)})
     selected = select(**filters)
     if args.json:
         print(json.dumps([catalog.measure_record(m) for m in selected], indent=2))
@@ -198,6 +201,11 @@ def _cmd_show(args: argparse.Namespace) -> int:
         out.append(_wrap("", f"{other.name}(P, Q) = {r.expr}  ({where})", width=0))
     if not related:
         out.append("  none recorded")
+    from .loss_claims import LOSS_CLAIMS, loss_properties
+
+    lp = loss_properties(m)
+    out += ["", "Loss properties (as a loss L(P = target, Q = model), default parameters)"]
+    out += [_wrap(c, catalog.fmt_claim(getattr(lp, c)), width=23) for c in LOSS_CLAIMS]
     out += ["", "Zero behaviour", _wrap("", catalog.zero_text(m), width=0)]
     if m.notes:
         out += ["", "Notes", _wrap("", m.notes, width=0)]
@@ -558,6 +566,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--unbounded", dest="bounded", action="store_const", const=False, help="no finite bound"
     )
     p.add_argument("--json", action="store_true", help="every field of every selected measure")
+    for loss_claim in ("finite_at_zero_target", "finite_at_zero_model", "bounded_gradient",
+                       "noise_tolerant", "f_divergence"):
+        p.add_argument(f"--{loss_claim.replace('_', '-')}", action="store_true",
+                       dest=loss_claim, help="only measures where this loss property holds")
     p.set_defaults(handler=_cmd_list)
 
     p = sub.add_parser("show", help="everything about one measure, with an example value")

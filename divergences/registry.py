@@ -166,6 +166,11 @@ def select(
     bounded: bool | None = None,
     domain: str | None = None,
     survey: bool | None = None,
+    finite_at_zero_target: bool | None = None,
+    finite_at_zero_model: bool | None = None,
+    bounded_gradient: bool | None = None,
+    noise_tolerant: bool | None = None,
+    f_divergence: bool | None = None,
 ) -> list[Measure]:
     """Measures whose tags match every given filter.
 
@@ -182,6 +187,10 @@ def select(
     domain : {"real", "nonnegative"}, optional
     survey : bool, optional
         True: only Cha's 51 rows; False: only the extras.
+    finite_at_zero_target, finite_at_zero_model, bounded_gradient, noise_tolerant, \
+f_divergence : bool, optional
+        The loss-relevant claims of :mod:`divergences.loss_claims` (computed on first
+        use, then cached).
 
     Examples
     --------
@@ -189,8 +198,16 @@ def select(
     >>> [m.name for m in dv.select(metric=True, family="fidelity")]
     ['hellinger', 'matusita']
     """
+    from .loss_claims import matches as loss_matches
     from .spec import FAMILIES
 
+    loss = {
+        "finite_at_zero_target": finite_at_zero_target,
+        "finite_at_zero_model": finite_at_zero_model,
+        "bounded_gradient": bounded_gradient,
+        "noise_tolerant": noise_tolerant,
+        "f_divergence": f_divergence,
+    }
     out = []
     fam = None
     if family is not None:
@@ -218,6 +235,8 @@ def select(
         if any(
             w is not None and not _matches(getattr(props, c).holds, w) for c, w in filters.items()
         ):
+            continue
+        if not loss_matches(m, loss):
             continue
         out.append(m)
     return out
