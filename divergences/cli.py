@@ -13,7 +13,9 @@ load when a subcommand needs them.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -269,18 +271,57 @@ def _matrix_lines(D: Any, sep: str | None = None) -> list[str]:
     return ["  ".join(c.rjust(width) for c in row) for row in cells]
 
 
+#: values formatted per block of a CSV/TSV output (about 1.5 MB of text): the file is
+#: streamed, never held whole in memory
+_VALUES_PER_BLOCK = 1 << 16
+
+
+def _write_text_matrix(f: Any, D: Any, sep: str) -> None:
+    rows = max(1, _VALUES_PER_BLOCK // max(1, D.shape[1]))
+    for i in range(0, D.shape[0], rows):
+        f.write("".join(sep.join(map(repr, row)) + "\n" for row in D[i : i + rows].tolist()))
+
+
 def _write(path: str, D: Any) -> None:
+    """Write matrix ``D`` to ``path`` (.npy, .csv or .tsv), all or nothing (see
+    :mod:`divergences.atomic`)."""
     import numpy as np
+
+    from .atomic import replacing
 
     ext = _suffix(path)
     try:
-        if ext == ".npy":
-            np.save(path, D)
-        else:
-            with open(path, "w", encoding="utf-8", newline="\n") as f:
-                f.write("\n".join(_matrix_lines(D, _READERS[ext])) + "\n")
+        with replacing(path) as tmp:
+            if ext == ".npy":
+                with open(tmp, "wb") as f:
+                    np.save(f, D)
+            else:
+                with open(tmp, "w", encoding="utf-8", newline="\n") as f:
+                    _write_text_matrix(f, np.asarray(D, dtype=np.float64), _READERS[ext])
     except OSError as e:
-        raise CommandError(f"cannot write {path}: {_one_line(str(e))}") from None
+        raise CommandError(f"cannot write {path}: {_write_error(path, e)}") from None
+
+
+def _write_error(path: str, e: OSError) -> str:
+    """The reason of a failed write; a short write (NumPy's "N requested and M written")
+    says how much room was left."""
+    text = _one_line(str(e))
+    if e.errno is None:
+        with contextlib.suppress(OSError):
+            free = shutil.disk_usage(os.path.dirname(os.path.abspath(path))).free
+            text += f" (no space left on device? {free} bytes free there)"
+    return text
+
+
+def _refuse_input_as_output(output: str | None, *inputs: str | None) -> None:
+    """An output file that is one of the inputs (by any path) would destroy it."""
+    from .atomic import same_file
+
+    for inp in inputs:
+        if output is not None and inp is not None and same_file(output, inp):
+            raise CommandError(
+                f"-o {output} is the input file {inp}: write the result to another file"
+            )
 
 
 def _measures_with(name: str) -> list[Any]:
@@ -356,6 +397,7 @@ def _cmd_compute(args: argparse.Namespace) -> int:
         return _example(args.name, opts, args.output)
     if args.A is None:
         raise CommandError("compute needs input files A and B (or --example)")
+    _refuse_input_as_output(args.output, args.A, args.B)
     XA = _read(args.A)
     XB = XA if args.B is None else _read(args.B)
     D = cdist(XA, XB, args.name, **opts)
@@ -420,6 +462,7 @@ def _cmd_knn(args: argparse.Namespace) -> int:
     opts = _compute_options(args)
     if args.output is not None and os.path.splitext(args.output)[1].lower() != ".npz":
         raise CommandError(f"{args.output}: knn writes an .npz file (arrays indices and values)")
+    _refuse_input_as_output(args.output, args.Q, args.DB)
     Q = _read(args.Q)
     DB = _read(args.DB)
     idx, val = knn(
@@ -442,10 +485,13 @@ def _cmd_knn(args: argparse.Namespace) -> int:
         for row in (header, *rows):
             print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
         return 0
+    from .atomic import replacing
+
     try:
-        np.savez(args.output, indices=idx, values=val)
+        with replacing(args.output) as tmp, open(tmp, "wb") as f:
+            np.savez(f, indices=idx, values=val)
     except OSError as e:
-        raise CommandError(f"cannot write {args.output}: {_one_line(str(e))}") from None
+        raise CommandError(f"cannot write {args.output}: {_write_error(args.output, e)}") from None
     print(
         f"wrote {args.output}: the {idx.shape[1]} rows of {args.DB} nearest to each of the "
         f"{idx.shape[0]} rows of {args.Q} by {args.name} (arrays indices, values)"
