@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -139,74 +140,49 @@ def _kernel_name(root: Path) -> str:
 
 
 def test_a_changed_helper_constant_renames_the_kernel_modules(tmp_path):
-    """KL's generated source does not change when helpers.py's LOG1PMX_SERIES_BELOW does,
-    but its machine code does (the helper is inlined): the module name must change, or a
-    warm cache keeps serving the old code."""
+    """KL's generated source does not change when the constant LOG1PMX_SERIES_BELOW of its
+    inlined helper log1pmx does (wherever it is defined), but its machine code does: the
+    module name must change, or a warm cache keeps serving the old code."""
     copy = tmp_path / "pkg"
     shutil.copytree(ROOT / "divergences", copy / "divergences", ignore=shutil.ignore_patterns("__pycache__"))
     before = _kernel_name(copy)
-    helpers = copy / "divergences" / "kernels" / "helpers.py"
-    text = helpers.read_text()
-    assert "LOG1PMX_SERIES_BELOW = 0.1\n" in text
-    helpers.write_text(text.replace("LOG1PMX_SERIES_BELOW = 0.1\n", "LOG1PMX_SERIES_BELOW = 0.05\n"))
+    pattern = re.compile(r"^LOG1PMX_SERIES_BELOW = (.+)$", re.M)
+    [defining] = [p for p in (copy / "divergences").rglob("*.py") if pattern.search(p.read_text())]
+    text = defining.read_text()
+    value = float(pattern.search(text).group(1))
+    defining.write_text(pattern.sub(f"LOG1PMX_SERIES_BELOW = {value / 2!r}", text))
     assert _kernel_name(copy) != before
 
 
-def _divergences_imports(path: Path) -> set[Path]:
-    """Files of divergences that the module at ``path`` imports."""
-    import ast
-
-    found = set()
-    package = path.parent
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package
-                for _ in range(node.level - 1):
-                    base = base.parent
-                parts = (node.module or "").split(".") if node.module else []
-            elif (node.module or "").startswith("divergences"):
-                base, parts = ROOT, node.module.split(".")
-            else:
-                continue
-            target = base.joinpath(*parts)
-            for cand in (target.with_suffix(".py"), target / "__init__.py"):
-                if cand.is_file():
-                    found.add(cand)
-            for alias in node.names:  # from . import module
-                cand = target / f"{alias.name}.py"
-                if cand.is_file():
-                    found.add(cand)
-    return found
-
-
-def test_the_digest_covers_every_kernel_source_and_numba(monkeypatch):
-    """Every module of divergences that the generated kernels import, transitively, lies in
-    the hashed kernels package or among the digest's extra sources (the vocabulary table),
-    and Numba's version is part of the digest."""
+def test_the_digest_follows_numba_and_the_imported_modules(monkeypatch):
+    """Numba's version is part of the digest, and so is every module the generated source
+    imports, transitively (numba_helpers, and the vocabulary table it imports)."""
     import numba
 
-    kernels_dir = Path(kernel_cache.__file__).parent
-    todo = [kernels_dir / "numba_helpers.py"]
-    seen: set[Path] = set()
-    while todo:
-        path = todo.pop()
-        if path not in seen:
-            seen.add(path)
-            todo.extend(_divergences_imports(path))
-    assert kernel_cache.EXTRA_SOURCES[0] in seen  # numba_helpers imports the table
-    for path in seen:
-        if path.name != "__init__.py":
-            assert path.is_relative_to(kernels_dir) or path in kernel_cache.EXTRA_SOURCES, path
-    before = kernel_cache.source_digest()
+    import divergences as dv
+    from divergences.kernels import numba_cpu, numba_helpers
+
+    source = numba_cpu.module_source(dv.get("kullback_leibler"), "strict")
+    files = kernel_cache.kernel_sources(source)
+    assert Path(numba_helpers.__file__) in files
+    # every loaded module of divergences holding numba_helpers' constant (where it is
+    # defined, and where it is imported) is hashed
+    holders = {
+        Path(mod.__file__)
+        for name, mod in list(sys.modules.items())
+        if name.startswith("divergences") and getattr(mod, "__file__", None)
+        and getattr(mod, "LOG1PMX_SERIES_BELOW", None) is numba_helpers.LOG1PMX_SERIES_BELOW
+    }
+    assert len(holders) >= 2 and holders <= set(files), holders - set(files)
+    before = kernel_cache.source_digest(source)
     kernel_cache.source_digest.cache_clear()
     monkeypatch.setattr(numba, "__version__", numba.__version__ + ".post1")
     try:
-        assert kernel_cache.source_digest() != before
+        assert kernel_cache.source_digest(source) != before
     finally:
         monkeypatch.undo()
         kernel_cache.source_digest.cache_clear()
-    assert kernel_cache.source_digest() == before
+    assert kernel_cache.source_digest(source) == before
 
 
 # ---- item 8: private folders; a planted cache is never read ------------------------------

@@ -23,6 +23,7 @@ them makes a call fail.
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import os
@@ -57,21 +58,65 @@ def warn_once(key: str, message: str) -> None:
     warnings.warn(message, KernelCacheWarning, stacklevel=3)
 
 
-#: sources outside this package that generated kernels import: the vocabulary table (the
-#: helpers' names and constants that numba_helpers uses)
-EXTRA_SOURCES = (Path(__file__).parent.parent / "vocabulary.py",)
+def _imported_files(tree: ast.AST, package: tuple[str, ...], top: Path) -> set[Path]:
+    """Files of the package at ``top`` imported by module ``tree`` (which lies in the
+    package ``package``, a tuple of names, for relative imports)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name.split(".") for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            mod = (node.module or "").split(".") if node.module else []
+            if node.level:
+                mod = [*package[: len(package) - node.level + 1], *mod]
+            targets = [mod] + [[*mod, alias.name] for alias in node.names]
+        else:
+            continue
+        for parts in targets:
+            if not parts or parts[0] != top.name:
+                continue
+            target = top.parent.joinpath(*parts)
+            for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+                if candidate.is_file():
+                    found.add(candidate)
+    return found
 
 
 @functools.cache
-def source_digest() -> str:
-    """A digest of everything besides a generated module's own source that decides its
-    machine code: every file of this package (helpers, their constants, templates and code
-    generators, whatever module they move to), :data:`EXTRA_SOURCES` and the versions of
-    divergences, Numba, llvmlite, NumPy and Python.
+def _package_files() -> tuple[Path, ...]:
+    here = Path(__file__).parent
+    return tuple(p for p in here.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
+@functools.cache
+def kernel_sources(source: str) -> tuple[Path, ...]:
+    """The files besides ``source`` that decide the machine code of generated module
+    ``source``: every file of this package (templates, code generators, compile options)
+    and every module of divergences that ``source`` imports, transitively (the helpers and
+    the vocabulary table they take constants from, wherever they live: found by reading
+    the imports, so a helper moved to a new module needs no list to be kept up to date)."""
+    top = Path(__file__).parent.parent
+    files = set(_package_files())
+    todo = [(ast.parse(source), ())]
+    seen: set[Path] = set()
+    while todo:
+        tree, package = todo.pop()
+        for path in _imported_files(tree, package, top) - seen:
+            seen.add(path)
+            parts = path.relative_to(top.parent).with_suffix("").parts
+            todo.append((ast.parse(path.read_bytes()), parts[:-1]))
+    return tuple(sorted(files | seen))
+
+
+@functools.cache
+def source_digest(source: str = "") -> str:
+    """A digest of everything that decides the machine code of generated module ``source``:
+    its text, :func:`kernel_sources` and the versions of divergences, Numba, llvmlite, NumPy
+    and Python.
 
     Examples
     --------
-    >>> len(source_digest())
+    >>> len(source_digest("import math"))
     64
     """
     import llvmlite
@@ -80,14 +125,14 @@ def source_digest() -> str:
 
     from .. import __version__
 
-    root = Path(__file__).parent
+    top = Path(__file__).parent.parent
     h = hashlib.sha256()
     versions = (__version__, numba.__version__, llvmlite.__version__, np.__version__)
     h.update(repr((*versions, sys.version, sys.platform)).encode())
-    files = [p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
-    for path in sorted(files) + list(EXTRA_SOURCES):
-        h.update(path.relative_to(root.parent).as_posix().encode() + b"\0")
+    for path in kernel_sources(source):
+        h.update(path.relative_to(top.parent).as_posix().encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
+    h.update(source.encode())
     return h.hexdigest()
 
 
@@ -200,7 +245,7 @@ def load_generated(prefix: str, source: str) -> ModuleType:
     under a lock and returned only once complete (threads asking together get the same
     module).  Its Numba kernels are cached on disk where a cache folder allows it.
     """
-    digest = hashlib.sha256(f"{source_digest()}\n{source}".encode()).hexdigest()[:16]
+    digest = source_digest(source)[:16]
     modname = f"{prefix}_{digest}"
     mod = _LOADED.get(modname)
     if mod is not None:
