@@ -26,7 +26,6 @@ from ..spec import MAX_KERNEL_PARAMS, Measure
 from ..vocabulary import (
     HELPERS,
     LOG1PMX_SERIES_BELOW,
-    POWM1_EXPM1_BELOW,
     cuda_preamble,
 )
 
@@ -152,16 +151,25 @@ def zero_mode(measure: Measure, zero: str) -> str:
     return zero if measure.epsilon is not None else "strict"
 
 
+def preamble() -> str:
+    """The helpers of every module: constants, internal pieces, then the vocabulary table's
+    CUDA C definitions."""
+    return "\n".join(
+        [
+            f"#define DV_LOG1PMX_SERIES_BELOW {_literal(LOG1PMX_SERIES_BELOW)}",
+            _asset("helpers.cuh"),
+            cuda_preamble(),
+        ]
+    )
+
+
 def module_source(measure: Measure, zero: str) -> str:
     """Complete CUDA C source of the module of ``measure`` in zero mode ``zero``."""
     zero = zero_mode(measure, zero)
     return "\n".join(
         [
             f"// divergences: pairwise kernels of {measure.name!r}, zero={zero!r}",
-            f"#define DV_LOG1PMX_SERIES_BELOW {_literal(LOG1PMX_SERIES_BELOW)}",
-            f"#define DV_POWM1_EXPM1_BELOW {_literal(POWM1_EXPM1_BELOW)}",
-            _asset("helpers.cuh"),
-            cuda_preamble(),
+            preamble(),
             measure_source(measure, zero),
             _asset("pairwise.cu"),
         ]

@@ -15,7 +15,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from ..vocabulary import LOG1PMX_SERIES_BELOW, POWM1_EXPM1_BELOW
+from ..vocabulary import LOG1PMX_SERIES_BELOW
 
 #: inline="always": Numba inlines the helpers into each kernel at its own IR level. Left to
 #: LLVM, a helper loaded from Numba's disk cache (object code, no IR) or too big for the
@@ -247,10 +247,5 @@ def ipow(a: float, p: float) -> float:
 
 @_jit
 def powm1(r: float, a: float) -> float:
-    """(1 + r)**a - 1, accurate near r = 0 (expm1(a log1p(r)) there); 0 for a = 0."""
-    if a == 0.0:
-        return 0.0
-    t = a * math.log1p(r)
-    if abs(t) < POWM1_EXPM1_BELOW:
-        return math.expm1(t)
-    return (1.0 + r) ** a - 1.0
+    """(1 + r)**a - 1 as expm1(a log1p(r)); 0 for a = 0."""
+    return 0.0 if a == 0.0 else math.expm1(a * math.log1p(r))

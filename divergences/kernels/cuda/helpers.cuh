@@ -4,7 +4,7 @@
 // divergences.vocabulary.HELPERS and follow this file in every module.
 // Compiled by NVRTC (through cupy.RawModule or `divergences gpu-check`) and, in the test
 // suite, by g++ behind a small shim header. Double precision throughout.
-// DV_LOG1PMX_SERIES_BELOW and DV_POWM1_EXPM1_BELOW are defined by the generator.
+// DV_LOG1PMX_SERIES_BELOW is defined by the generator.
 
 __device__ __forceinline__ double dv_inf() { return __longlong_as_double(0x7ff0000000000000LL); }
 __device__ __forceinline__ double dv_nan() { return __longlong_as_double(0x7ff8000000000000LL); }
