@@ -267,6 +267,13 @@ def _source_file(folder: Path, writable: bool, modname: str, source: str) -> Pat
         current: str | None = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         current = None
+    except PermissionError:
+        warn_once(
+            f"unreadable:{folder}",
+            f"divergences kernel cache: cannot read {path} (permissions); kernels are "
+            "compiled in memory",
+        )
+        return None
     except (OSError, ValueError):
         current = ""
     if current == source:
