@@ -80,32 +80,17 @@ PHILENTROPY: dict[str, float] = {
     "topsoe": 7.7e7,
     "jensen_shannon": 7.5e7,
 }
-#: measures with a factored form (per-row terms and one inner product, the issue's list):
-#: for these the table also gives the speed as a fraction of numpy matmul's GFLOP/s on
-#: the same shapes (2 m n d flops); the target is >= 50 % where the factored form is used
-FACTORABLE = frozenset(
-    {
-        "kullback_leibler",
-        "jeffreys",
-        "inner_product",
-        "cosine",
-        "cosine_distance",
-        "jaccard",
-        "jaccard_similarity",
-        "dice",
-        "dice_similarity",
-        "kumar_hassebrook",
-        "fidelity",
-        "bhattacharyya",
-        "hellinger",
-        "matusita",
-        "squared_chord",
-        "squared_chord_similarity",
-        "pearson",
-        "neyman",
-        "squared_euclidean",
-    }
-)
+def factorable(name: str) -> bool:
+    """Whether the measure has a factored form (per-row terms and inner products), asked of
+    the factored planner (never a list): for these the table also gives the speed as a
+    fraction of numpy matmul's GFLOP/s on the same shapes (2 m n d flops); the target is
+    >= 50 % where the factored form is used."""
+    from .kernels import factored
+    from .registry import resolve
+
+    return factored.factorable(resolve(name)[0], "strict")
+
+
 GEMM_TARGET = 0.5
 COLD_TARGET_S = 2.0
 WARM_TARGET_S = 0.3
@@ -697,8 +682,8 @@ def run(
         One row per measure and dtype: ``measure``, ``call``, ``dtype``, ``m``, ``n``,
         ``d``, ``peer``, ``ours_s``, ``peer_s``, ``ratio`` (peer / ours), ``pair_dims_per_s``
         (m n d / ours_s), ``peer_pair_dims_per_s``, ``gemm_gflops``, ``gemm_fraction``
-        (for :data:`FACTORABLE` measures), ``max_rel_err``, ``rtol``, ``agree``, ``cold_s``,
-        ``warm_s`` (None when not measured), ``target``, ``target_met``.
+        (for measures with a factored form, :func:`factorable`), ``max_rel_err``, ``rtol``,
+        ``agree``, ``cold_s``, ``warm_s`` (None when not measured), ``target``, ``target_met``.
     """
     if size not in SIZES:
         raise ValueError(f"size must be one of {', '.join(SIZES)}, not {size!r}")
@@ -769,7 +754,7 @@ def run(
                     "pair_dims_per_s": pd,
                     "peer_pair_dims_per_s": m * n * d / t_peer,
                     "gemm_gflops": gemm[dt],
-                    "gemm_fraction": gflops / gemm[dt] if c.measure in FACTORABLE else None,
+                    "gemm_fraction": gflops / gemm[dt] if factorable(c.measure) else None,
                     "max_rel_err": err,
                     "rtol": RTOL[dt],
                     "agree": agree,

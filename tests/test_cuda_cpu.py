@@ -30,14 +30,6 @@ RTOL = 1e-10
 SHAPES = [(1, 1, 1), (7, 13, 5), (35, 33, 19), (2, 40, 16)]
 
 
-def _params(m):
-    """Parameter values other than the defaults, where a measure has parameters."""
-    out = {}
-    for p in m.params:
-        out[p.name] = 1.5 if p.name == "p" else 2.0
-    return out
-
-
 @pytest.fixture(scope="module")
 def shim():
     rt = shim_runtime()
@@ -52,7 +44,7 @@ def shim():
 def test_every_kernel_equals_reference(shim, m, zero):
     for i, (mr, nr, d) in enumerate(SHAPES):
         A, B = data(mr, nr, d, seed=10 + i)
-        for params in ({}, _params(m)) if m.params else ({},):
+        for params in m.param_grid():  # every test value of every parameter
             got = dv.cdist(A, B, m, zero=zero, backend="cupy", **params)
             ref = dv.cdist(A, B, m, zero=zero, backend="numpy", **params)
             assert isinstance(got, np.ndarray) and got.dtype == np.float64

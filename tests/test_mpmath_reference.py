@@ -1,4 +1,4 @@
-"""float64 values against an independent high-precision evaluation (DECISIONS.md, "Accuracy").
+"""float64 values against an independent high-precision evaluation (docs/DECISIONS.md, "Accuracy").
 
 The reference (``tests/mp_reference.py``) evaluates the survey's textbook formulas with
 mpmath at 50 digits on the exact values of the float64 inputs, so every difference is the
@@ -12,7 +12,7 @@ float64 implementation's error.
   it by about eps * scale, so 1e-12 relative would not be a property of the formula.
   Such pairs are skipped, and each measure must keep most of its pairs.
 * near P = Q: Q = P (1 + 1e-6 e), e uniform in [-1, 1], renormalised in float64; the
-  measures listed in DECISIONS.md stay within 1e-6 relative of the exact value.
+  measures listed in docs/DECISIONS.md stay within 1e-6 relative of the exact value.
 * float32 input is accumulated in float64: the result equals that of the same values
   cast to float64.
 """
@@ -46,7 +46,7 @@ NEAR_STEP = 1e-6
 DRAWS = ((0, 3), (1, 5), (2, 8), (3, 23), (4, 41), (5, 60))
 ROWS = 3  # rows on each side: ROWS * ROWS pairs per draw
 
-# DECISIONS.md, "Accuracy": results within 1e-6 relative for Q = P (1 + 1e-6 e)
+# docs/DECISIONS.md, "Accuracy": results within 1e-6 relative for Q = P (1 + 1e-6 e)
 NEAR_IDENTICAL_REQUIRED = (
     "kullback_leibler",
     "jensen_shannon",
@@ -64,7 +64,7 @@ NEAR_IDENTICAL_REQUIRED = (
     "squared_chord",
 )
 # Every other measure is held to the same bound too (most are not small near P = Q, or
-# already use a form without cancellation), except these, which DECISIONS.md does not list
+# already use a form without cancellation), except these, which docs/DECISIONS.md does not list
 # and whose forms cancel: reported as skips with the measured error.
 NEAR_IDENTICAL_NOT_CLAIMED = {
     "bhattacharyya": "-ln(sum sqrt(PQ)) with sum sqrt(PQ) = 1 - O(1e-13): the rounding of the "
@@ -193,7 +193,7 @@ def test_near_identical(measure):
             f"near P = Q accuracy not claimed for {measure.name} "
             f"({NEAR_IDENTICAL_NOT_CLAIMED[measure.name]}); measured max rel err {err:.1e}"
         )
-    required = " (required by DECISIONS.md)" if measure.name in NEAR_IDENTICAL_REQUIRED else ""
+    required = " (required by docs/DECISIONS.md)" if measure.name in NEAR_IDENTICAL_REQUIRED else ""
     assert err <= NEAR_RTOL, f"{measure.name}{required}: rel err {err:.2e} at {where}"
 
 
@@ -232,3 +232,13 @@ def test_float32_accumulates_in_float64(measure):
             want = dv.cdist(XA.astype(np.float64), XB.astype(np.float64), measure.name, **params)
             assert np.asarray(got).dtype == np.float64
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, equal_nan=True)
+
+
+def test_the_cited_conventions_are_in_the_project():
+    """The tests cite docs/DECISIONS.md (a copy of the binding conventions inside the project):
+    its Accuracy section names the near-identical bound and the measures held to it."""
+    text = (Path(__file__).parents[1] / "docs" / "DECISIONS.md").read_text(encoding="utf-8")
+    accuracy = text.split("## Accuracy", 1)[1]
+    assert "Q = P (1 + 1e-6 e)" in accuracy and "within 1e-12 relative" in accuracy
+    for title in ("KL", "JS", "Topsoe", "Taneja", "Jeffreys", "Lorentzian", "Hellinger"):
+        assert title in accuracy, title

@@ -16,7 +16,7 @@ Matrices: philentropy's ``distance()`` computes only f(row_i, row_j) for i <= j 
 it.  For asymmetric measures only those cells are philentropy's values; the cells below the
 diagonal of our ``cdist`` must hold the true f(row_j, row_i) instead.
 
-The one documented deviation (DECISIONS.md): Hellinger off the simplex is computed from
+The one documented deviation (docs/DECISIONS.md): Hellinger off the simplex is computed from
 sum (sqrt P - sqrt Q)^2, not philentropy's 2 sqrt(1 - fidelity); where a row is not a pdf
 the test checks that philentropy's value is the fidelity form and ours the Cha form.
 """
@@ -204,7 +204,7 @@ def hellinger_off_simplex(case: dict, P: np.ndarray, Q: np.ndarray) -> bool:
 
 
 def check_deviation(case: dict, P: np.ndarray, Q: np.ndarray, want: float, got: float) -> None:
-    """Hellinger off the simplex: philentropy's fidelity form vs Cha's (DECISIONS.md)."""
+    """Hellinger off the simplex: philentropy's fidelity form vs Cha's (docs/DECISIONS.md)."""
     fid = dv.pair(P, Q, "philentropy:fidelity")
     assert want == pytest.approx(2 * math.sqrt(1 - fid), rel=FULL_RTOL), case["id"]
     assert got == pytest.approx(float(ref.evaluate("hellinger", P, Q)), rel=TRUE_VALUE_RTOL)

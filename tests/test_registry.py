@@ -133,20 +133,22 @@ def test_claims_need_counterexamples_and_similarities_are_not_metrics():
 
 def test_select_filters():
     assert [m.name for m in dv.select(metric=True, family="fidelity")] == ["hellinger", "matusita"]
-    assert {m.name for m in dv.select(metric="pdf")} == {
+    # the survey's own rows (extras add their own metrics and asymmetric divergences)
+    assert {m.name for m in dv.select(metric="pdf", survey=True)} == {
         "sorensen",
         "non_intersection",
         "czekanowski",
     }
     sims = dv.select(kind="similarity")
     assert sims and all(m.kind == "similarity" for m in sims)
-    asym = {m.name for m in dv.select(symmetric=False)}
+    asym = {m.name for m in dv.select(symmetric=False, survey=True)}
     assert asym == {"pearson", "neyman", "kullback_leibler", "k_divergence"}
+    assert all(not m.symmetric for m in dv.select(symmetric=False))
     assert all(m.domain == "real" for m in dv.select(domain="real"))
-    assert {m.name for m in dv.select(survey=False)} == {
-        "cosine_distance",
-        "jensen_shannon_distance",
-    }
+    extras = dv.select(survey=False)
+    assert extras == [m for m in MEASURES if m.survey_number is None]
+    assert {"cosine_distance", "jensen_shannon_distance"} <= {m.name for m in extras}
+    assert len(dv.select(survey=True)) + len(extras) == len(MEASURES)
     assert "kullback_leibler" in {m.name for m in dv.select(bounded=False)}
     assert "jensen_shannon" in {m.name for m in dv.select(bounded=True)}
     assert dv.select(family="Shannon's entropy") == dv.select(family="shannon")

@@ -1,4 +1,4 @@
-"""``scipy:NAME`` aliases reproduce scipy.spatial.distance exactly (DECISIONS.md, aliases).
+"""``scipy:NAME`` aliases reproduce scipy.spatial.distance exactly (docs/DECISIONS.md, aliases).
 
 Every ``scipy:`` alias of the registry is compared with scipy's ``cdist``/``pdist`` (or,
 for ``jensenshannon``, whose ``base`` cdist does not pass on, the scalar function per
