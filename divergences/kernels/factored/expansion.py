@@ -100,6 +100,8 @@ def _sign(node: ast.AST, ctx: _Ctx) -> str | None:
         if isinstance(node.op, ast.Pow) and isinstance(node.right, ast.Constant):
             e = float(node.right.value)
             return POS if sa == POS else (NONZERO if sa and e == int(e) else None)
+        if isinstance(node.op, ast.Pow) and not names_in(ast.unparse(node.right)) & {"x", "y"}:
+            return POS if sa == POS else None  # a positive base to a run-time power
         return None
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         f, args = node.func.id, node.args
@@ -285,10 +287,30 @@ def _expand_binop(node: ast.BinOp, ctx: _Ctx) -> Poly:
             for _ in range(int(abs(e))):
                 out = _mul(out, base)
             return out
-        used = names_in(ast.unparse(node)) & {"x", "y"}
-        if used <= {"x"} or used == {"y"}:
-            return _atom(ast.unparse(node), "y" if used == {"y"} else "x", _sign(node, ctx), ctx)
+    if isinstance(op, ast.Pow) and not names_in(ast.unparse(node.right)) & {"x", "y"}:
+        return _power(node, ctx)
     raise NotSeparableError(ast.unparse(node))
+
+
+def _power(node: ast.BinOp, ctx: _Ctx) -> Poly:
+    """``base ** e`` for an exponent free of x and y (a constant or a run-time parameter,
+    ``x**alpha * y**(1 - alpha)``): an atom where the base is one-sided, else the power of
+    each atom of a positive monomial, ``(x / y)**a = x**a * y**(-a)``."""
+    used = names_in(ast.unparse(node)) & {"x", "y"}
+    if used <= {"x"} or used == {"y"}:
+        return _atom(ast.unparse(node), "y" if used == {"y"} else "x", _sign(node, ctx), ctx)
+    c, fx, gy = _monomial(_expand(node.left, ctx), ctx, POS)
+    e = ast.unparse(node.right)
+    if c != 1.0:
+        if not isinstance(node.right, ast.Constant):
+            raise NotSeparableError("a coefficient to a run-time power")
+        c = c ** float(node.right.value)
+    out: Poly = {((), ()): c}
+    for side, factor in (("x", fx), ("y", gy)):
+        for a, k in factor:
+            src = f"({a}) ** ({e})" if k == 1 else f"({a}) ** ({k} * ({e}))"
+            out = _mul(out, _atom(src, side, POS, ctx))
+    return out
 
 
 def _source(factor: Factor) -> str:
