@@ -64,10 +64,10 @@ def mp_value(name: str, p, q, alpha: float) -> float:
         a = mpmath.mpf(alpha)
         voc = {"log": mpmath.log}
         s = mpmath.fsum(
-            eval(term, {"__builtins__": {}}, {"x": mpmath.mpf(x), "y": mpmath.mpf(y), "alpha": a})  # noqa: S307
+            eval(term, {"__builtins__": {}}, {"x": mpmath.mpf(x), "y": mpmath.mpf(y), "alpha": a})
             for x, y in zip(p, q, strict=True)
         )
-        return float(eval(fin, {"__builtins__": {}, **voc}, {"s": s, "alpha": a}))  # noqa: S307
+        return float(eval(fin, {"__builtins__": {}, **voc}, {"s": s, "alpha": a}))
 
 
 def rows(m: int, n: int, d: int, seed: int, zeros: bool) -> tuple[np.ndarray, np.ndarray]:
