@@ -257,3 +257,16 @@ def test_example_runs_offline_on_bundled_data(tmp_path, capsys):
         g = next(g for g in rec["groups"] if "topsoe" in g)
         assert "jensen_shannon" in g
         assert _valid_png(out / sub / "dendrogram.png")
+
+
+def test_exact_ties_broken_by_rounding_still_correlate_at_one(groups):
+    # few distinct rows, each repeated: most pairs tie exactly in exact arithmetic, and
+    # rounding orders them differently for s and 1 - s (czekanowski vs its similarity)
+    rng = np.random.default_rng(8)
+    base = rng.dirichlet(np.ones(6) * 0.5, size=5)
+    X = np.repeat(base, 12, axis=0)
+    names = sorted({n for g in groups for n in g})
+    a = analyze(X, names, pairs=2000, k=0, seed=3)
+    for g in groups:
+        idx = [a.labels.index(m) for m in g if m in a.labels]
+        np.testing.assert_allclose(a.spearman[np.ix_(idx, idx)], 1.0, atol=1e-12, err_msg=str(g))
