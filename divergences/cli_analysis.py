@@ -202,6 +202,26 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_docs(args: argparse.Namespace) -> int:
+    """Run ``divergences docs``: write or check docs/choosing.md."""
+    import sys
+
+    from . import choosing
+
+    path = os.path.join(args.root, choosing.PAGE)
+    if args.check:
+        if choosing.check(args.root):
+            print(f"{path} is up to date")
+            return 0
+        print(
+            f"divergences: error: {path} is stale; run `divergences docs` to regenerate it",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"wrote {choosing.write(args.root)}")
+    return 0
+
+
 def add_commands(sub: Any) -> None:
     """Add ``analyze`` and ``plot`` to the subcommands of the ``divergences`` parser."""
     p = sub.add_parser(
@@ -269,8 +289,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument(
         "--losses",
         metavar="L,L,...",
-        help="ce, mae or catalog names (default ce,mae,jensen_shannon,hellinger,"
-        "squared_euclidean)",
+        help="ce, mae or catalog names (default ce,mae,jensen_shannon,hellinger,squared_euclidean)",
     )
     p.add_argument("--seeds", type=int, help="seeds per setting (default 3)")
     p.add_argument("--epochs", type=int, help="training epochs (default 60)")
@@ -281,3 +300,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--json", metavar="FILE", help="write every accuracy as JSON")
     p.add_argument("--progress", action="store_true", help="a progress bar on stderr")
     p.set_defaults(handler=cmd_experiment)
+
+    p = sub.add_parser("docs", help="write docs/choosing.md, or check that it is up to date")
+    p.add_argument("--check", action="store_true", help="exit 1 when the page is stale")
+    p.add_argument("--root", default=".", metavar="DIR", help="repository root (default .)")
+    p.set_defaults(handler=cmd_docs)
