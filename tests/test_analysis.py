@@ -270,3 +270,22 @@ def test_exact_ties_broken_by_rounding_still_correlate_at_one(groups):
     for g in groups:
         idx = [a.labels.index(m) for m in g if m in a.labels]
         np.testing.assert_allclose(a.spearman[np.ix_(idx, idx)], 1.0, atol=1e-12, err_msg=str(g))
+
+
+def test_query_mode_uses_every_query_against_every_database_row():
+    X = _pdfs(30, 6, seed=9)
+    Q = _pdfs(4, 6, seed=10)
+    a = analyze(X, ["manhattan", "kl", "cosine"], queries=Q, k=5)
+    assert a.values.shape == (4 * 30, 3) and a.settings["mode"] == "queries"
+    D = dv.cdist(Q, X, "kl", backend="numpy").ravel()
+    np.testing.assert_allclose(a.values[:, a.labels.index("kullback_leibler")], D, rtol=1e-12)
+    np.testing.assert_allclose(
+        a.values[:, a.labels.index("cosine")], -dv.cdist(Q, X, "cosine", backend="numpy").ravel()
+    )
+    # neighbours searched in X for each query: the overlap of kl with itself is 1, and
+    # with manhattan it is what two stable argsorts give
+    nk = np.argsort(dv.cdist(Q, X, "kl", backend="numpy"), axis=1, kind="stable")[:, :5]
+    nm = np.argsort(dv.cdist(Q, X, "manhattan", backend="numpy"), axis=1, kind="stable")[:, :5]
+    want = np.mean([len(set(x) & set(y)) for x, y in zip(nk, nm)]) / 5
+    i, j = a.labels.index("kullback_leibler"), a.labels.index("manhattan")
+    assert a.knn_overlap[i, j] == pytest.approx(want)
