@@ -208,6 +208,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
     lp = loss_properties(m)
     out += ["", "Loss properties (as a loss L(P = target, Q = model), default parameters)"]
     out += [_wrap(c, catalog.fmt_claim(getattr(lp, c)), width=23) for c in LOSS_CLAIMS]
+    from .loss_claims import by_parameters
+
+    for c, where in by_parameters(m).items():
+        out.append(_wrap(c, f"at the tested parameter values: holds at {where}", width=23))
     out += ["", "Zero behaviour", _wrap("", catalog.zero_text(m), width=0)]
     if m.notes:
         out += ["", "Notes", _wrap("", m.notes, width=0)]

@@ -107,12 +107,14 @@ def _no(evidence: str, *cx: Any) -> Claim:
     return Claim("never", evidence, vecs)
 
 
-def _values(m: Measure, P: np.ndarray, Q: np.ndarray) -> np.ndarray:
+def _values(
+    m: Measure, P: np.ndarray, Q: np.ndarray, params: dict[str, float] | None = None
+) -> np.ndarray:
     """L(P_i, Q_i) row by row (reference back end; a similarity negated)."""
     from .api import cdist
 
     with np.errstate(all="ignore"):  # rows are few and short: the diagonal of all pairs
-        v = np.diagonal(cdist(P, Q, m, backend="numpy")).copy()
+        v = np.diagonal(cdist(P, Q, m, backend="numpy", **(params or {}))).copy()
     return -v if m.kind == "similarity" else v
 
 
@@ -121,14 +123,18 @@ def _softmax(z: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _logit_grad(m: Measure, P: np.ndarray, Z: np.ndarray, h: float = 1e-6) -> np.ndarray:
+def _logit_grad(
+    m: Measure, P: np.ndarray, Z: np.ndarray, params: dict[str, float] | None, h: float = 1e-6
+) -> np.ndarray:
     """dL/dz by central differences, shape of Z."""
     G = np.empty_like(Z)
     for j in range(Z.shape[1]):
         E = np.zeros_like(Z)
         E[:, j] = h
         with np.errstate(all="ignore"):
-            G[:, j] = (_values(m, P, _softmax(Z + E)) - _values(m, P, _softmax(Z - E))) / (2 * h)
+            G[:, j] = (
+                _values(m, P, _softmax(Z + E), params) - _values(m, P, _softmax(Z - E), params)
+            ) / (2 * h)
     return G
 
 
@@ -136,7 +142,7 @@ def _rng(m: Measure) -> np.random.Generator:
     return np.random.default_rng(sum(map(ord, m.name)))
 
 
-def f_divergence(m: Measure) -> tuple[Claim, float | None]:
+def f_divergence(m: Measure, params: dict[str, float] | None = None) -> tuple[Claim, float | None]:
     """The f-divergence form of the definition, or the condition that fails.
 
     The finalize must be linear in the sums (F(s) = sum_a c_a s_a, checked at random sums
@@ -152,7 +158,7 @@ def f_divergence(m: Measure) -> tuple[Claim, float | None]:
     if any(a.reduce != "sum" for a in rule.accumulators.values()):
         return _no("an accumulator is a max or min, not a sum over coordinates"), None
     voc = vocabulary(np)
-    params = m.param_defaults()
+    params = {**m.param_defaults(), **(params or {})}
     names = list(rule.accumulators)
     terms = [compile_with(rule.accumulators[n].term, voc) for n in names]
     fin = compile_with(rule.finalize, voc)
@@ -214,7 +220,9 @@ def f_divergence(m: Measure) -> tuple[Claim, float | None]:
     return _yes(evidence), f2
 
 
-def local(m: Measure) -> tuple[Claim, int | None, float | None]:
+def local(
+    m: Measure, params: dict[str, float] | None = None
+) -> tuple[Claim, int | None, float | None]:
     """Order and constant of the measure near P = Q (relative to chi2 for order 2)."""
     rng = _rng(m)
     P = rng.dirichlet(np.ones(6), size=4) * 0.8 + 0.2 / 6
@@ -225,7 +233,7 @@ def local(m: Measure) -> tuple[Claim, int | None, float | None]:
     for e in eps:
         Q = P * (1 + e * H)
         Q /= Q.sum(axis=1, keepdims=True)
-        vals.append((Q, _values(m, P, Q) - _values(m, P, P)))
+        vals.append((Q, _values(m, P, Q, params) - _values(m, P, P, params)))
     (_, v1), (Q2, v2) = vals
     with np.errstate(all="ignore"):
         k = np.log(np.abs(v1) / np.abs(v2)) / np.log(10.0)
@@ -266,14 +274,14 @@ def local(m: Measure) -> tuple[Claim, int | None, float | None]:
     )
 
 
-def finite_at_zero_target(m: Measure) -> Claim:
+def finite_at_zero_target(m: Measure, params: dict[str, float] | None = None) -> Claim:
     """One-hot targets: value and logit gradient finite?"""
     rng = _rng(m)
     for K in (2, 3, 5):
         Z = rng.normal(scale=2.0, size=(12, K))
         P = np.eye(K)[rng.integers(0, K, size=12)]
-        v = _values(m, P, _softmax(Z))
-        g = _logit_grad(m, P, Z)
+        v = _values(m, P, _softmax(Z), params)
+        g = _logit_grad(m, P, Z, params)
         bad = ~np.isfinite(v) | ~np.isfinite(g).all(axis=1)
         if bad.any():
             i = int(np.argmax(bad))
@@ -289,21 +297,21 @@ def finite_at_zero_target(m: Measure) -> Claim:
     )
 
 
-def finite_at_zero_model(m: Measure) -> Claim:
+def finite_at_zero_model(m: Measure, params: dict[str, float] | None = None) -> Claim:
     """A zero in the model Q (P positive): value finite?"""
     rng = _rng(m)
     P = rng.dirichlet(np.ones(4), size=12)
     Q = rng.dirichlet(np.ones(4), size=12)
     Q[:, 0] = 0.0
     Q /= Q.sum(axis=1, keepdims=True)
-    v = _values(m, P, Q)
+    v = _values(m, P, Q, params)
     if not np.isfinite(v).all():
         i = int(np.argmax(~np.isfinite(v)))
         return _no(f"the value is {v[i]} when Q_1 = 0 < P_1", P[i], Q[i])
     return _yes("finite at 12 random positive P against Q with a zero entry (d = 4)")
 
 
-def bounded_gradient(m: Measure) -> Claim:
+def bounded_gradient(m: Measure, params: dict[str, float] | None = None) -> Claim:
     """Does max |dL/dz| stop growing as the logits grow?"""
     rng = _rng(m)
     K = 3
@@ -316,8 +324,8 @@ def bounded_gradient(m: Measure) -> Claim:
         Z = s * base
         worst = 0.0
         for P in (onehot, smooth):
-            g = np.abs(_logit_grad(m, P, Z)).max(axis=1)
-            g = g[np.isfinite(_values(m, P, _softmax(Z)))]
+            g = np.abs(_logit_grad(m, P, Z, params)).max(axis=1)
+            g = g[np.isfinite(_values(m, P, _softmax(Z), params))]
             if g.size and not np.isfinite(g).all():
                 return _no(f"the logit gradient is not finite at logit scale {s:g}")
             worst = max(worst, float(g.max()) if g.size else 0.0)
@@ -328,13 +336,13 @@ def bounded_gradient(m: Measure) -> Claim:
     return _yes(f"max |dL/dz| over 60 random (target, logits): {text}")
 
 
-def noise_tolerant(m: Measure) -> tuple[Claim, float]:
+def noise_tolerant(m: Measure, params: dict[str, float] | None = None) -> tuple[Claim, float]:
     """Ghosh et al.'s symmetric condition: sum_j L(e_j, q) constant?"""
     rng = _rng(m)
     spread = 0.0
     for K in (3, 5):
         q = rng.dirichlet(np.ones(K) * 0.7, size=40)
-        total = sum(_values(m, np.tile(np.eye(K)[j], (40, 1)), q) for j in range(K))
+        total = sum(_values(m, np.tile(np.eye(K)[j], (40, 1)), q, params) for j in range(K))
         if not np.isfinite(total).all():
             i = int(np.argmax(~np.isfinite(total)))
             return _no(f"sum_j L(e_j, q) is not finite (K = {K})", q[i]), math.inf
@@ -355,15 +363,15 @@ def noise_tolerant(m: Measure) -> tuple[Claim, float]:
     ), spread
 
 
-def scale(m: Measure) -> tuple[Claim, float | None]:
+def scale(m: Measure, params: dict[str, float] | None = None) -> tuple[Claim, float | None]:
     """Homogeneity degree of D(a P, a Q) in a."""
     rng = _rng(m)
     P, Q = rng.uniform(0.1, 2.0, size=(2, 8, 5))
-    base = _values(m, P, Q)
+    base = _values(m, P, Q, params)
     degrees = []
     for a in (0.5, 2.0, 3.0):
         with np.errstate(all="ignore"):
-            degrees.append(np.log(_values(m, a * P, a * Q) / base) / math.log(a))
+            degrees.append(np.log(_values(m, a * P, a * Q, params) / base) / math.log(a))
     D = np.array(degrees)
     if not np.isfinite(D).all() or np.ptp(D) > 1e-9:
         return _no(
@@ -376,9 +384,10 @@ def scale(m: Measure) -> tuple[Claim, float | None]:
     return _yes(f"D(a P, a Q) = a^{k:g} D(P, Q): {what} (8 random pairs, a = 0.5, 2, 3)"), k
 
 
-@functools.cache
-def loss_properties(measure: Any) -> LossProperties:
-    """The loss-relevant claims of ``measure`` (derived, cached per measure).
+def loss_properties(measure: Any, **params: float) -> LossProperties:
+    """The loss-relevant claims of ``measure`` at ``params`` (default: its defaults).
+
+    Derived on first use and cached per measure and parameter values.
 
     Examples
     --------
@@ -386,20 +395,36 @@ def loss_properties(measure: Any) -> LossProperties:
     >>> lp = dv.loss_properties("manhattan")   # MAE: symmetric in Ghosh et al.'s sense
     >>> lp.noise_tolerant.holds, lp.f_divergence.holds
     ('always', 'always')
+    >>> dv.loss_properties("minkowski", p=1).noise_tolerant.holds   # p = 1 is Manhattan
+    'always'
     """
     from .registry import resolve
 
     m, _ = resolve(measure)
-    fdiv, f2 = f_divergence(m)
-    loc, order, cst = local(m)
-    noise, spread = noise_tolerant(m)
-    sc, degree = scale(m)
+    known = {p.name: p for p in m.params}
+    checked = {}
+    for key, value in params.items():
+        if key not in known:
+            have = ", ".join(known) or "none"
+            raise ValueError(f"{m.name}: {key!r} is not one of its parameters (it has: {have})")
+        checked[key] = known[key].check(value, m.name)
+    full = {**m.param_defaults(), **checked}
+    return _derive(m, tuple(sorted(full.items())))
+
+
+@functools.cache
+def _derive(m: Measure, items: tuple[tuple[str, float], ...]) -> LossProperties:
+    params = dict(items)
+    fdiv, f2 = f_divergence(m, params)
+    loc, order, cst = local(m, params)
+    noise, spread = noise_tolerant(m, params)
+    sc, degree = scale(m, params)
     return LossProperties(
         f_divergence=fdiv,
         local=loc,
-        finite_at_zero_target=finite_at_zero_target(m),
-        finite_at_zero_model=finite_at_zero_model(m),
-        bounded_gradient=bounded_gradient(m),
+        finite_at_zero_target=finite_at_zero_target(m, params),
+        finite_at_zero_model=finite_at_zero_model(m, params),
+        bounded_gradient=bounded_gradient(m, params),
         noise_tolerant=noise,
         scale=sc,
         generator_f2=f2,
@@ -408,6 +433,38 @@ def loss_properties(measure: Any) -> LossProperties:
         scale_degree=degree,
         noise_spread=spread,
     )
+
+
+def parameter_values(m: Measure) -> list[dict[str, float]]:
+    """The parameter settings the claims are derived at: each parameter's default and test
+    values (specials included, as :meth:`Param.values` lists them), the others at default."""
+    out = [m.param_defaults()]
+    for p in m.params:
+        for v in p.values():
+            setting = {**m.param_defaults(), p.name: float(v)}
+            if setting not in out:
+                out.append(setting)
+    return out
+
+
+def by_parameters(m: Measure) -> dict[str, str]:
+    """For a parametric measure: per claim, the tested values where it holds (text).
+
+    Claims holding at every tested value, or none, read "all" / "none".
+    """
+    settings = parameter_values(m)
+    if len(settings) == 1:
+        return {}
+    out = {}
+    for c in LOSS_CLAIMS:
+        holds = [s for s in settings if getattr(loss_properties(m, **s), c).holds == "always"]
+        if len(holds) == len(settings):
+            out[c] = "all tested values"
+        elif not holds:
+            out[c] = "none of the tested values"
+        else:
+            out[c] = "; ".join(", ".join(f"{k}={v:g}" for k, v in s.items()) for s in holds)
+    return out
 
 
 def summary(lp: LossProperties) -> dict[str, str]:
@@ -466,6 +523,22 @@ def catalog_lines(all_measures: Any) -> list[str]:
     for m in all_measures:
         cells = summary(loss_properties(m))
         lines.append("| " + " | ".join([f"`{m.name}`", *cells.values()]) + " |")
+    lines += [
+        "",
+        "The parametric measures at every tested value of their parameters (default, special "
+        "points and test values): the claims whose answer depends on the value, and where "
+        "they hold.",
+        "",
+    ]
+    for m in all_measures:
+        varying = {
+            c: where
+            for c, where in by_parameters(m).items()
+            if where not in ("all tested values", "none of the tested values")
+        }
+        if m.params:
+            text = "; ".join(f"{c} at {w}" for c, w in varying.items())
+            lines.append(f"- `{m.name}`: " + (text or "the same answers at every tested value"))
     lines.append("")
     return lines
 

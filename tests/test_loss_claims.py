@@ -14,7 +14,7 @@ import pytest
 from mpmath import mp, mpf
 
 import divergences as dv
-from divergences.loss_claims import LOSS_CLAIMS, loss_properties
+from divergences.loss_claims import LOSS_CLAIMS, loss_properties, parameter_values
 
 try:
     from mp_reference import REFERENCE
@@ -22,25 +22,28 @@ except ImportError:  # pragma: no cover - pytest run with --import-mode=importli
     sys.path.insert(0, str(Path(__file__).parent))
     from mp_reference import REFERENCE
 
+# every measure at every tested value of its parameters (registry-driven)
+CASES = [(m.name, s) for m in dv.measures() for s in parameter_values(m)]
+IDS = [n + "".join(f"-{k}={v:g}" for k, v in s.items()) for n, s in CASES]
 MEASURES = [m.name for m in dv.measures()]
 
 
-def _loss(m, P, Q):
-    v = float(m(np.asarray(P, float), np.asarray(Q, float)))
+def _loss(m, P, Q, params=None):
+    v = float(m(np.asarray(P, float), np.asarray(Q, float), **(params or {})))
     return -v if m.kind == "similarity" else v
 
 
-@pytest.mark.parametrize("name", MEASURES)
-def test_every_measure_has_every_claim_with_evidence(name):
-    lp = loss_properties(name)
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_every_measure_has_every_claim_with_evidence(name, params):
+    lp = loss_properties(name, **params)
     for c in LOSS_CLAIMS:
         claim = getattr(lp, c)
         assert claim.holds in ("always", "never") and claim.evidence, (name, c)
 
 
-@pytest.mark.parametrize("name", MEASURES)
-def test_f_divergence_claims(name):
-    m, lp = dv.get(name), loss_properties(name)
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_f_divergence_claims(name, params):
+    m, lp = dv.get(name), loss_properties(name, **params)
     if lp.f_divergence.holds == "never":
         assert lp.generator_f2 is None
         return
@@ -48,18 +51,18 @@ def test_f_divergence_claims(name):
     rng = np.random.default_rng(7)
     for d in (3, 7):
         P, Q = rng.dirichlet(np.ones(d), size=2)
-        f = [m(np.array([p / q]), np.array([1.0])) for p, q in zip(P, Q)]
-        assert m(P, Q) == pytest.approx(sum(q * fu for q, fu in zip(Q, f)), rel=1e-10)
-    assert m(np.array([1.0]), np.array([1.0])) == 0.0  # f(1) = 0
+        f = [m(np.array([p / q]), np.array([1.0]), **params) for p, q in zip(P, Q)]
+        assert m(P, Q, **params) == pytest.approx(sum(q * fu for q, fu in zip(Q, f)), rel=1e-10)
+    assert m(np.array([1.0]), np.array([1.0]), **params) == 0.0  # f(1) = 0
     if lp.generator_f2 is not None:
         # the local constant of an f-divergence is f''(1) / 2
         assert lp.local_order == 2
         assert lp.local_constant == pytest.approx(lp.generator_f2 / 2, rel=2e-3)
 
 
-@pytest.mark.parametrize("name", MEASURES)
-def test_local_behaviour_against_mpmath(name):
-    m, lp = dv.get(name), loss_properties(name)
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_local_behaviour_against_mpmath(name, params):
+    m, lp = dv.get(name), loss_properties(name, **params)
     if lp.local.holds == "never":
         assert lp.local.counterexample is not None
         return
@@ -73,7 +76,7 @@ def test_local_behaviour_against_mpmath(name):
             Q = [p * (1 + e * h) for p, h in zip(P, H)]
             s = sum(Q)
             Q = [q / s for q in Q]
-            return sign * (ref(P, Q) - ref(P, P)), Q
+            return sign * (ref(P, Q, **params) - ref(P, P, **params)), Q
 
         (v1, _), (v2, Q2) = excess(mpf("1e-12")), excess(mpf("1e-13"))
         order = float(mp.log(abs(v1) / abs(v2)) / mp.log(10))
@@ -83,21 +86,21 @@ def test_local_behaviour_against_mpmath(name):
             assert float(v2 / chi2) == pytest.approx(lp.local_constant, rel=2e-3)
 
 
-@pytest.mark.parametrize("name", MEASURES)
-def test_zero_claims_replay_or_hold_on_fresh_inputs(name):
-    m, lp = dv.get(name), loss_properties(name)
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_zero_claims_replay_or_hold_on_fresh_inputs(name, params):
+    m, lp = dv.get(name), loss_properties(name, **params)
     rng = np.random.default_rng(11)
     zt, zm = lp.finite_at_zero_target, lp.finite_at_zero_model
     if zt.holds == "never":
         P, Q = zt.counterexample
-        v = _loss(m, P, Q)
+        v = _loss(m, P, Q, params)
         if math.isfinite(v):  # then the logit gradient is the infinite part
             z = np.log(np.asarray(Q))
             h = 1e-6
             g = [
                 (
-                    _loss(m, P, np.exp(z + h * e) / np.exp(z + h * e).sum())
-                    - _loss(m, P, np.exp(z - h * e) / np.exp(z - h * e).sum())
+                    _loss(m, P, np.exp(z + h * e) / np.exp(z + h * e).sum(), params)
+                    - _loss(m, P, np.exp(z - h * e) / np.exp(z - h * e).sum(), params)
                 )
                 / (2 * h)
                 for e in np.eye(len(z))
@@ -106,23 +109,23 @@ def test_zero_claims_replay_or_hold_on_fresh_inputs(name):
     else:
         for K in (4, 6):
             Q = rng.dirichlet(np.ones(K))
-            assert math.isfinite(_loss(m, np.eye(K)[1], Q))
+            assert math.isfinite(_loss(m, np.eye(K)[1], Q, params))
     if zm.holds == "never":
         P, Q = zm.counterexample
-        assert not math.isfinite(_loss(m, P, Q))
+        assert not math.isfinite(_loss(m, P, Q, params))
     else:
         P = rng.dirichlet(np.ones(6))
         Q = rng.dirichlet(np.ones(6))
         Q[2] = 0
-        assert math.isfinite(_loss(m, P, Q / Q.sum()))
+        assert math.isfinite(_loss(m, P, Q / Q.sum(), params))
 
 
-@pytest.mark.parametrize("name", MEASURES)
-def test_noise_tolerance(name):
-    m, lp = dv.get(name), loss_properties(name)
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_noise_tolerance(name, params):
+    m, lp = dv.get(name), loss_properties(name, **params)
 
     def total(q):
-        return sum(_loss(m, e, q) for e in np.eye(len(q)))
+        return sum(_loss(m, e, q, params) for e in np.eye(len(q)))
 
     if lp.noise_tolerant.holds == "never":
         cx = lp.noise_tolerant.counterexample
@@ -143,16 +146,19 @@ def test_noise_tolerant_includes_mae_and_excludes_cross_entropy():
     assert loss_properties("kl").noise_tolerant.holds == "never"
 
 
-@pytest.mark.parametrize("name", MEASURES)
-def test_scale_claims(name):
-    m, lp = dv.get(name), loss_properties(name)
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_scale_claims(name, params):
+    m, lp = dv.get(name), loss_properties(name, **params)
     rng = np.random.default_rng(5)
     P, Q = rng.uniform(0.2, 1.5, size=(2, 9))
     if lp.scale.holds == "never":
         P0, Q0 = (np.array(v) for v in lp.scale.counterexample)
         degs = {
-            round(math.log(_loss(m, a * P0, a * Q0) / _loss(m, P0, Q0)) / math.log(a), 6)
-            if _loss(m, P0, Q0)
+            round(
+                math.log(_loss(m, a * P0, a * Q0, params) / _loss(m, P0, Q0, params)) / math.log(a),
+                6,
+            )
+            if _loss(m, P0, Q0, params)
             else None
             for a in (0.5, 2.0, 3.0)
         }
@@ -160,12 +166,14 @@ def test_scale_claims(name):
         return
     k = lp.scale_degree
     for a in (0.3, 5.0):
-        assert _loss(m, a * P, a * Q) == pytest.approx(a**k * _loss(m, P, Q), rel=1e-9)
+        assert _loss(m, a * P, a * Q, params) == pytest.approx(
+            a**k * _loss(m, P, Q, params), rel=1e-9
+        )
 
 
-@pytest.mark.parametrize("name", MEASURES)
-def test_bounded_gradient_claims(name):
-    m, lp = dv.get(name), loss_properties(name)
+@pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
+def test_bounded_gradient_claims(name, params):
+    m, lp = dv.get(name), loss_properties(name, **params)
     P = np.array([0.9, 0.05, 0.05])
 
     def grad(z):
@@ -173,7 +181,7 @@ def test_bounded_gradient_claims(name):
 
         def L(zz):
             q = np.exp(zz - zz.max())
-            return _loss(m, P, q / q.sum())
+            return _loss(m, P, q / q.sum(), params)
 
         return np.array([(L(z + h * e) - L(z - h * e)) / (2 * h) for e in np.eye(3)])
 
@@ -205,3 +213,14 @@ def test_select_and_list_filter_on_the_loss_claims(capsys):
     assert main(["show", "kl"]) == 0
     out = capsys.readouterr().out
     assert "noise_tolerant" in out and "finite_at_zero_model" in out
+
+
+def test_claims_depend_on_the_parameters_where_they_should():
+    # Minkowski at p = 1 is Manhattan: an f-divergence and noise tolerant; at p = 2 neither
+    assert loss_properties("minkowski", p=1).noise_tolerant.holds == "always"
+    assert loss_properties("minkowski", p=1).f_divergence.holds == "always"
+    assert loss_properties("minkowski", p=2).noise_tolerant.holds == "never"
+    with pytest.raises(ValueError, match="manhattan: 'p' is not one of its parameters"):
+        loss_properties("manhattan", p=2)
+    with pytest.raises(ValueError, match="outside its domain"):
+        loss_properties("minkowski", p=-1)
