@@ -148,7 +148,9 @@ def test_conventions_section():
 
 
 def test_relations_section_lists_every_relation():
-    rel = TEXT[TEXT.index("\n## Relations") :]
+    start = TEXT.index("\n## Relations")
+    end = TEXT.find("\n## ", start + 1)  # the next section, if any
+    rel = TEXT[start : end if end > 0 else None]
     count = 0
     for m in dv.measures():
         for r in m.relations:
