@@ -193,6 +193,14 @@ def sample_pairs(
     return out
 
 
+def _bar(items: list[Column], progress: bool, what: str) -> Any:
+    if not progress:
+        return items
+    from tqdm.auto import tqdm
+
+    return tqdm(items, desc=what, unit="measure")
+
+
 def _oriented(col: Column, D: np.ndarray) -> np.ndarray:
     return -D if col.measure.kind == "similarity" else D
 
@@ -242,6 +250,7 @@ def analyze(
     backend: str = "numpy",
     zero: str = "strict",
     normalize: bool = False,
+    progress: bool = False,
 ) -> Analysis:
     r"""Correlate and cluster measures on the rows of ``X``, as Cha (2007) did on his data.
 
@@ -273,6 +282,8 @@ def analyze(
         A measure inf/NaN on a larger fraction of the pairs is excluded.
     seed : int, default 0
         Seed of the sampling.
+    progress : bool, default False
+        tqdm bars (stderr) over the measures, for the values and for the neighbours.
     backend, zero, normalize
         Passed to :func:`~divergences.cdist` (``numpy``: the reference, no compilation,
         which suits one pass over every measure).
@@ -334,7 +345,7 @@ def analyze(
     from .api import cdist
 
     values = np.empty((pair_idx.shape[0], len(cols)))
-    for j, c in enumerate(cols):
+    for j, c in enumerate(_bar(cols, progress, "values")):
         if Qs is None:
             parts = [cdist(X[a], X[b], c.measure, **opts, **c.params).ravel() for a, b in blocks]
             values[:, j] = np.concatenate(parts)
@@ -391,7 +402,7 @@ def analyze(
 
     overlap, qrows = None, []
     if k > 0:
-        overlap, qrows = _knn_overlap(X, Qs, cols, k, knn_queries, rng, opts)
+        overlap, qrows = _knn_overlap(X, Qs, cols, k, knn_queries, rng, opts, progress)
     settings = {
         "pairs_requested": int(pairs),
         "mode": "pairs" if Qs is None else "queries",
@@ -434,6 +445,7 @@ def _knn_overlap(
     knn_queries: int,
     rng: np.random.Generator,
     opts: dict[str, Any],
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Mean over queries of |N_a(q) & N_b(q)| / k for every pair of columns, and the rows
     of ``X`` used as queries (searched among the other rows); none with ``queries``."""
@@ -448,7 +460,7 @@ def _knn_overlap(
         Q, DB = Qs, X
     k = min(k, DB.shape[0])
     sets = []
-    for c in cols:
+    for c in _bar(cols, progress, "neighbours"):
         idx, _ = knn(Q, DB, k, c.measure, **opts, **c.params)
         sets.append(idx)
     n = len(cols)

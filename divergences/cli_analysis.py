@@ -76,6 +76,7 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         zero=args.zero,
         normalize=args.normalize,
+        progress=args.progress,
     )
     dest = args.output
     parent = os.path.dirname(os.path.abspath(dest))
@@ -262,6 +263,7 @@ def add_commands(sub: Any) -> None:
         action="store_true",
         help="analyse scikit-learn's bundled digits and sample images (offline)",
     )
+    p.add_argument("--progress", action="store_true", help="progress bars on stderr")
     p.set_defaults(handler=cmd_analyze)
 
     p = sub.add_parser(
