@@ -62,8 +62,13 @@ def make_loss(name: str) -> tuple[Callable[[Any, Any], Any], str]:
         from .torch import Loss  # type: ignore[attr-defined]
     except ImportError:
         Loss = None
+    adapter, why = None, "no divergences.torch adapter in this version"
     if Loss is not None:
-        adapter = Loss(m.name, input="logits", reduction="mean")
+        try:
+            adapter = Loss(m.name, input="logits", reduction="mean")
+        except (TypeError, ValueError) as e:  # reported in the result, never silent
+            why = f"divergences.torch.Loss refused it: {e}"
+    if adapter is not None:
 
         def via_adapter(logits: Any, labels: Any) -> Any:
             target = torch.nn.functional.one_hot(labels, logits.shape[1]).to(logits.dtype)
@@ -81,7 +86,7 @@ def make_loss(name: str) -> tuple[Callable[[Any, Any], Any], str]:
         v = cdist(classes, q, m, backend="numpy")[labels, torch.arange(labels.shape[0])]
         return sign * v.mean()
 
-    return via_reference, "torch autograd through the array-API reference (backend='numpy')"
+    return via_reference, f"torch autograd through the array-API reference ({why})"
 
 
 def train_once(
