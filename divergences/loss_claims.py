@@ -17,9 +17,11 @@ adapters' convention).
     Near P = Q, D(P, P + e h) behaves as c e^k: the order k (1 or 2) and, for k = 2, the
     constant relative to Pearson's chi2 (sum h_i^2 / P_i e^2), measured at e = 1e-3 and 1e-4.
 ``finite_at_zero_target``
-    L(e_j, softmax(z)) and its gradient with respect to z are finite for one-hot targets.
+    L(e_j, softmax(z)), its gradient with respect to z and its derivative in Q_k where the
+    target is 0 are finite for one-hot targets (logit and probability space).
 ``finite_at_zero_model``
-    L(P, Q) is finite when the model Q has a zero entry (P positive).
+    L(P, Q) and its derivative in Q_k are finite where the model has Q_k = 0 (P positive);
+    in logit space Q_k = 0 cannot happen, and ``bounded_gradient`` answers the limit.
 ``bounded_gradient``
     |dL/dz| stays bounded as the logits grow (compared at logit scales 8, 32 and 128, for
     one-hot and label-smoothed targets).
@@ -68,8 +70,9 @@ LOSS_FILTERS = (
 LOSS_CLAIM_MEANING = {
     "f_divergence": "D(P, Q) = sum Q_i f(P_i / Q_i) with f(1) = 0 (generator and f''(1) given)",
     "local": "near P = Q, D behaves as c * e^k (order k; c relative to chi2 when k = 2)",
-    "finite_at_zero_target": "loss and logit gradient finite for one-hot targets",
-    "finite_at_zero_model": "loss finite when the model Q has a zero entry",
+    "finite_at_zero_target": "loss, logit gradient and gradient w.r.t. Q finite for one-hot "
+    "targets",
+    "finite_at_zero_model": "loss and its gradient w.r.t. Q_j finite where the model has Q_j = 0",
     "bounded_gradient": "|d loss / d logits| bounded as the logits grow",
     "noise_tolerant": "sum over classes j of L(e_j, q) constant (Ghosh et al. 2017)",
     "scale": "D(a P, a Q) = a^k D(P, Q): homogeneous of degree k",
@@ -274,31 +277,60 @@ def local(
     )
 
 
+def _prob_grad(m: Measure, P: np.ndarray, Q: np.ndarray, j: int, params: Any) -> np.ndarray:
+    """dL/dQ_j by central differences (Q interior)."""
+    E = np.zeros_like(Q)
+    E[:, j] = 1e-7
+    with np.errstate(all="ignore"):
+        return (_values(m, P, Q + E, params) - _values(m, P, Q - E, params)) / 2e-7
+
+
+def _one_sided(m: Measure, P: np.ndarray, Q: np.ndarray, j: int, params: Any) -> np.ndarray:
+    """Slope of L in Q_j from Q_j = 0 upwards; inf where it does not settle (sqrt, log)."""
+    base = _values(m, P, Q, params)
+    slopes = []
+    for h in (1e-7, 1e-10):
+        E = np.zeros_like(Q)
+        E[:, j] = h
+        with np.errstate(all="ignore"):
+            slopes.append((_values(m, P, Q + E, params) - base) / h)
+    s1, s2 = slopes
+    with np.errstate(all="ignore"):
+        settled = np.abs(s2 - s1) <= 1e-3 * np.maximum(1.0, np.abs(s1))
+    return np.where(np.isfinite(s1) & np.isfinite(s2) & settled, s2, np.inf)
+
+
 def finite_at_zero_target(m: Measure, params: dict[str, float] | None = None) -> Claim:
-    """One-hot targets: value and logit gradient finite?"""
+    """One-hot targets: value, logit gradient and probability gradient finite?"""
     rng = _rng(m)
     for K in (2, 3, 5):
         Z = rng.normal(scale=2.0, size=(12, K))
-        P = np.eye(K)[rng.integers(0, K, size=12)]
-        v = _values(m, P, _softmax(Z), params)
+        labels = rng.integers(0, K, size=12)
+        P = np.eye(K)[labels]
+        Q = _softmax(Z)
+        v = _values(m, P, Q, params)
         g = _logit_grad(m, P, Z, params)
-        bad = ~np.isfinite(v) | ~np.isfinite(g).all(axis=1)
-        if bad.any():
-            i = int(np.argmax(bad))
-            what = "value" if not np.isfinite(v[i]) else "logit gradient"
-            return _no(
-                f"the {what} is {v[i] if what == 'value' else 'not finite'} at a one-hot target",
-                P[i],
-                _softmax(Z)[i],
-            )
+        other = (labels + 1) % K  # a coordinate where the target is 0
+        gq = np.array(
+            [_prob_grad(m, P[r : r + 1], Q[r : r + 1], int(other[r]), params)[0] for r in range(12)]
+        )
+        checks = (
+            ("value", ~np.isfinite(v)),
+            ("logit gradient", ~np.isfinite(g).all(axis=1)),
+            ("gradient w.r.t. Q_j where P_j = 0", ~np.isfinite(gq)),
+        )
+        for what, bad in checks:
+            if bad.any():
+                r = int(np.argmax(bad))
+                return _no(f"the {what} is not finite at a one-hot target (K = {K})", P[r], Q[r])
     return _yes(
-        "value and logit gradient finite at 36 random predictions against one-hot "
-        "targets (K = 2, 3, 5)"
+        "value, logit gradient and gradient w.r.t. Q_j where P_j = 0 finite at 36 random "
+        "predictions against one-hot targets (K = 2, 3, 5)"
     )
 
 
 def finite_at_zero_model(m: Measure, params: dict[str, float] | None = None) -> Claim:
-    """A zero in the model Q (P positive): value finite?"""
+    """A zero in the model Q (P positive): value and gradient w.r.t. that Q_j finite?"""
     rng = _rng(m)
     P = rng.dirichlet(np.ones(4), size=12)
     Q = rng.dirichlet(np.ones(4), size=12)
@@ -306,9 +338,20 @@ def finite_at_zero_model(m: Measure, params: dict[str, float] | None = None) -> 
     Q /= Q.sum(axis=1, keepdims=True)
     v = _values(m, P, Q, params)
     if not np.isfinite(v).all():
-        i = int(np.argmax(~np.isfinite(v)))
-        return _no(f"the value is {v[i]} when Q_1 = 0 < P_1", P[i], Q[i])
-    return _yes("finite at 12 random positive P against Q with a zero entry (d = 4)")
+        r = int(np.argmax(~np.isfinite(v)))
+        return _no(f"the value is {v[r]} when Q_1 = 0 < P_1", P[r], Q[r])
+    g = _one_sided(m, P, Q, 0, params)
+    if not np.isfinite(g).all():
+        r = int(np.argmax(~np.isfinite(g)))
+        return _no(
+            "the value is finite but its derivative in Q_1 is infinite at Q_1 = 0 < P_1 (the "
+            "one-sided slope does not settle between steps 1e-7 and 1e-10)",
+            P[r],
+            Q[r],
+        )
+    return _yes(
+        "value and its one-sided derivative in Q_1 finite at Q_1 = 0, 12 random positive P (d = 4)"
+    )
 
 
 def bounded_gradient(m: Measure, params: dict[str, float] | None = None) -> Claim:

@@ -105,19 +105,44 @@ def test_zero_claims_replay_or_hold_on_fresh_inputs(name, params):
                 / (2 * h)
                 for e in np.eye(len(z))
             ]
-            assert not np.isfinite(g).all()
+            # or the derivative in Q_k where P_k = 0
+            gq = [
+                (
+                    _loss(m, P, np.asarray(Q) + 1e-7 * e, params)
+                    - _loss(m, P, np.asarray(Q) - 1e-7 * e, params)
+                )
+                / 2e-7
+                for e, p in zip(np.eye(len(Q)), P)
+                if p == 0
+            ]
+            assert not (np.isfinite(g).all() and np.isfinite(gq).all())
     else:
         for K in (4, 6):
             Q = rng.dirichlet(np.ones(K))
             assert math.isfinite(_loss(m, np.eye(K)[1], Q, params))
+
+    def slopes(P, Q, k):
+        base, out = _loss(m, P, Q, params), []
+        for h in (1e-6, 1e-11):
+            Qh = np.array(Q, float)
+            Qh[k] += h
+            out.append((_loss(m, P, Qh, params) - base) / h)
+        return out
+
     if zm.holds == "never":
         P, Q = zm.counterexample
-        assert not math.isfinite(_loss(m, P, Q, params))
+        v = _loss(m, P, Q, params)
+        if math.isfinite(v):  # then the one-sided derivative at Q_1 = 0 is infinite
+            s1, s2 = slopes(P, Q, 0)
+            assert not (math.isfinite(s2) and abs(s2 - s1) <= 1e-3 * max(1.0, abs(s1)))
     else:
         P = rng.dirichlet(np.ones(6))
         Q = rng.dirichlet(np.ones(6))
         Q[2] = 0
-        assert math.isfinite(_loss(m, P, Q / Q.sum(), params))
+        Q /= Q.sum()
+        assert math.isfinite(_loss(m, P, Q, params))
+        s1, s2 = slopes(P, Q, 2)
+        assert math.isfinite(s2) and abs(s2 - s1) <= 1e-3 * max(1.0, abs(s1))
 
 
 @pytest.mark.parametrize(("name", "params"), CASES, ids=IDS)
