@@ -139,7 +139,13 @@ def _draw(ax_l: Any, ax_g: Any, name: str, pr: dict[str, np.ndarray], compact: b
         ax.set_xlabel("logit margin t of the true class (wrong <- 0 -> right)")
         ax.axvline(0, color="0.85", lw=0.8)
         ax.legend(fontsize=8)
-    if not ok.all():
+    if not ok.any():
+        ax_l.set_title(
+            "inf/NaN everywhere: the measure cannot take a zero in the target "
+            "(try --smoothing 0.1)",
+            fontsize=8,
+        )
+    elif not ok.all():
         bad = t[~ok]
         ax_l.set_title(f"inf/NaN for t in [{bad.min():g}, {bad.max():g}] (not drawn)", fontsize=8)
 
