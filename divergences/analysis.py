@@ -14,8 +14,9 @@ Orientation: a similarity (larger is closer) is *negated* before it is correlate
 column ranks pairs from closest to farthest, and a similarity that orders pairs like a
 dissimilarity correlates at +1 with it, not -1.
 
-Spearman correlations count values of one measure within 1e-9 of its range over the pairs
-as ties (exact ties broken by rounding would otherwise differ between s and 1 - s).
+Spearman correlations count values of one measure within 1e-11 of their size (or of the
+measure's median size) as ties (exact ties broken by rounding would otherwise differ
+between s and 1 - s).
 
 Non-finite values are never dropped silently: a measure that is inf or NaN on more than
 ``max_nonfinite`` of the pairs is excluded (the report says how often and on which pair
@@ -205,23 +206,25 @@ def _oriented(col: Column, D: np.ndarray) -> np.ndarray:
     return -D if col.measure.kind == "similarity" else D
 
 
-#: Values of one measure closer than this fraction of its range over the pairs are ties.
-TIE_TOLERANCE = 1e-9
+#: Values of one measure closer than this, relative to their size (or to the column's median
+#: size, for values near 0), are ties.
+TIE_TOLERANCE = 1e-11
 
 
 def _ranks(V: np.ndarray) -> np.ndarray:
-    """Average ranks per column, with values within ``TIE_TOLERANCE`` of the column's range
-    counted as ties: pairs tied exactly (repeated rows, uniform patches) are otherwise
-    ordered by rounding, differently for s and 1 - s, which lowers their Spearman
-    correlation for no reason."""
+    """Average ranks per column; neighbouring values within ``TIE_TOLERANCE`` of
+    max(|a|, |b|, median |v|) count as ties: pairs tied exactly (repeated rows, uniform
+    patches) are otherwise ordered by rounding, differently for s and 1 - s, which lowers
+    their Spearman correlation for no reason."""
     from scipy.stats import rankdata
 
     out = np.empty_like(V)
     for j in range(V.shape[1]):
         v = V[:, j]
         order = np.argsort(v, kind="stable")
-        tol = TIE_TOLERANCE * float(v.max() - v.min())
-        group = np.concatenate([[0], np.cumsum(np.diff(v[order]) > tol)])
+        w = v[order]
+        size = np.maximum(np.maximum(np.abs(w[1:]), np.abs(w[:-1])), np.median(np.abs(v)))
+        group = np.concatenate([[0], np.cumsum(np.diff(w) > TIE_TOLERANCE * size)])
         ids = np.empty(v.size, dtype=np.int64)
         ids[order] = group
         out[:, j] = rankdata(ids)

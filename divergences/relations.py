@@ -33,6 +33,9 @@ def must_group() -> list[list[str]]:
     call = re.compile(r"\b([a-z_0-9]+)\(\s*P\s*,\s*Q\s*(?:,([^()]*))?\)")
     for m in measures():
         for r in m.relations:
+            at = getattr(r, "params", None) or {}
+            if any(m.param_defaults().get(k) != v for k, v in at.items()):
+                continue  # holds at other parameter values than the analysed defaults
             calls = [c for c in call.finditer(r.expr) if c.group(1) in names]
             other = {c.group(1) for c in re.finditer(r"\b([a-z_0-9]+)\(", r.expr)} & names
             if len(calls) != 1 or len(other) != 1 or len(re.findall(r"\bP\b", r.expr)) != 1:

@@ -58,9 +58,19 @@ def test_monotone_related_measures_correlate_at_one_and_share_a_group(full, grou
         assert len({full.group_of(m) for m in g}) == 1, g
 
 
+def _no_near_ties(v):
+    # no two values equal up to rounding but not exactly (those analyze counts as ties,
+    # scipy does not: e.g. f(P, Q) and f(Q, P) of a symmetric measure summed in two orders)
+    w = np.sort(v)
+    d = np.diff(w)
+    return not ((d > 0) & (d <= 1e-11 * np.maximum(np.abs(w[1:]), np.median(np.abs(v))))).any()
+
+
 def test_correlations_match_scipy_on_the_values(full):
     V = full.values
-    for a, b in [(0, 1), (3, 17), (5, len(full.labels) - 1)]:
+    clean = [j for j in range(V.shape[1]) if _no_near_ties(V[:, j])]
+    assert len(clean) >= 10
+    for a, b in [(clean[0], clean[1]), (clean[3], clean[7]), (clean[5], clean[-1])]:
         assert full.spearman[a, b] == pytest.approx(spearmanr(V[:, a], V[:, b])[0], abs=1e-12)
         assert full.pearson[a, b] == pytest.approx(pearsonr(V[:, a], V[:, b])[0], abs=1e-12)
 
@@ -171,8 +181,10 @@ def test_cli_writes_valid_files_whose_json_matches_the_values(tmp_path, capsys):
     assert list(npz["labels"]) == rec["measures"]
     V = npz["values"]
     S = np.array(rec["spearman"])
-    for i in range(V.shape[1]):
-        for j in range(V.shape[1]):
+    clean = [j for j in range(V.shape[1]) if _no_near_ties(V[:, j])]
+    assert len(clean) >= 4
+    for i in clean:
+        for j in clean:
             assert S[i, j] == pytest.approx(spearmanr(V[:, i], V[:, j])[0], abs=1e-12)
     # the values are the measures at the recorded pairs
     i, j = npz["pairs"][7]
