@@ -27,14 +27,16 @@ entry here plus, where it is not a one-liner, its Numba function.
 
 Zero conventions of the partial derivatives
 -------------------------------------------
-Where the calculus gives a finite value it is that value. Where a helper's zero rule makes
-a term vanish (``xlogy(0, b) = 0``, ``div0(0, b) = 0``, ``kl_elem(0, b) = b``) the vanishing
-part contributes no derivative either: ``d xlogy/da = 0`` and ``d xlogy/db = 0`` at ``a = 0``
-(as ``torch.xlogy``'s gradient in ``a``), ``d div0/db = 0`` at ``a = 0``. ``nz`` acts like a
-clamp at 0: ``d nz(a, e)/da`` is 0 where ``a = 0`` (the value is ``e`` there) and 1
-elsewhere. ``min``/``max`` split a tie evenly (1/2 each), ``abs`` has derivative 0 at 0,
-``where`` passes the derivative of the chosen branch (its condition has none). An infinite
-derivative (``d sqrt(a)/da`` at 0, ``d kl_elem(a, b)/db`` at ``b = 0 < a``) stays infinite.
+A partial derivative is the true (one-sided, at the edge of the domain) derivative of the
+helper's value, zero rules included, wherever the helper is continuous: ``+-inf`` where that
+derivative is infinite (``d xlogy(a, b)/da = log(b)`` is ``-inf`` at ``b = 0``,
+``d kl_elem(a, b)/da`` is ``-inf`` at ``a = 0 < b``, ``d sqrt(v)/dv`` is ``inf`` at 0), never
+NaN on the domain; a term that vanishes for every value of an argument has derivative 0 in
+it (``d xlogy(0, b)/db = 0``, ``d div0(0, b)/db = 0``, ``d kl_elem(0, b)/db = 1``). Where the
+helper is not differentiable a convention is stated: ``nz`` acts like a clamp at 0
+(``d nz(a, e)/da`` is 0 where ``a = 0``, whose value is ``e``, and 1 elsewhere), ``min`` and
+``max`` split a tie evenly (1/2 each), ``abs`` has derivative 0 at 0, ``where`` passes the
+derivative of the chosen branch (its condition has none).
 """
 
 from __future__ import annotations
@@ -339,7 +341,7 @@ _ENTRIES = [
     ),
     Helper(
         "xlogy", ("a", "b"), "a log(b) with 0 log(anything) = 0.",
-        partials=("where(a == 0, 0, log(b))", "div0(a, b)"),
+        partials=("log(b)", "div0(a, b)"),
         regime="a * log(b)",
         array=lambda xp, v: lambda a, b: xp.where(a == 0, 0.0, a * xp.log(b)),
         numba="xlogy", cuda="dv_xlogy",
@@ -358,7 +360,7 @@ _ENTRIES = [
     Helper(
         "kl_elem", ("a", "b"), "a log(a / b) - a + b (>= 0), without cancellation near a = b; "
         "kl_elem(0, b) = b and kl_elem(a, 0) = inf for a > 0.",
-        partials=("where(a == 0, 0, log(a) - log(b))", "1 - div0(a, b)"),
+        partials=("where(a == 0, where(b == 0, inf, -inf), log(a) - log(b))", "1 - div0(a, b)"),
         regime="a * log(a) - a * log(b) - a + b",
         array=_kl_elem, numba="kl_elem", cuda="dv_kl_elem", cuda_src=_CUDA_KL_ELEM,
         mp=_mp_kl, nonnegative=True,
@@ -366,8 +368,10 @@ _ENTRIES = [
     Helper(
         "kl_mid", ("a", "b"), "kl_elem(a, (a + b) / 2) without rounding the midpoint.",
         partials=(
-            "where(a == 0, 0, log(2 * a) - log(a + b)) + div0(b - a, 2 * (a + b))",
-            "div0(b - a, 2 * (a + b))",
+            # kl_mid(t, 0) = t (log 2 - 1/2) and kl_mid(0, t) = t / 2
+            "where(a == 0, where(b == 0, log(2) - 0.5, -inf), log(2 * a) - log(a + b)"
+            " + (b - a) / (2 * (a + b)))",
+            "where(a + b == 0, 0.5, (b - a) / (2 * (a + b)))",
         ),
         # kl_elem(a, (a + b) / 2) = a log(2a / (a + b)) - a + (a + b) / 2
         regime="a * log(2 * a) - a * log(a + b) + (b - a) / 2",

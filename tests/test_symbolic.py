@@ -89,12 +89,14 @@ def test_finalize_partials_match_mpmath(m, zero, params):
 
 
 def test_zero_conventions_come_from_the_table():
-    """At a vanishing term the derivative is the table's convention, not 0 * inf = nan."""
+    """At zeros the derivative is the table's one-sided limit, never 0 * inf = nan."""
     dx, dy = symbolic.partials(dv.get("kullback_leibler"))["t"]
-    env = {"x": np.float64(0.0), "y": np.float64(0.0)}
     with np.errstate(all="ignore"):
-        assert float(compile_with(dx, NP)(**env)) == 0.0  # d kl_elem / da at a = 0
-        assert float(compile_with(dy, NP)(**env)) == 1.0  # 1 - div0(0, 0)
+        at = {"x": np.float64(0.0), "y": np.float64(0.0)}
+        assert float(compile_with(dx, NP)(**at)) == np.inf  # kl_elem(t, 0) = inf for t > 0
+        assert float(compile_with(dy, NP)(**at)) == 1.0  # kl_elem(0, t) = t
+        at = {"x": np.float64(0.0), "y": np.float64(0.5)}
+        assert float(compile_with(dx, NP)(**at)) == -np.inf  # t log(t / y): -inf slope
 
 
 def test_derivatives_fold_structural_zeros_and_ones():

@@ -205,6 +205,45 @@ def test_partials_equal_mpmath_derivatives(name):
     assert checked >= 1
 
 
+EDGE = (0.0, 0.5, 2.0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_partials_at_zero_are_the_one_sided_limits(name):
+    """Where an argument is 0 (the edge of the domain): a finite partial equals the one-sided
+    difference quotient (f(0 + h) - f(0)) / h at h = 1e-300 (mpmath, 1000 digits); an
+    infinite one has the quotient's sign, and the quotient grows as h shrinks. Points where
+    the helper is not smooth (nz at 0, ties, abs at 0) carry a stated convention instead."""
+    h = HELPERS[name]
+    if h.arity == 3:  # where: its branches' partials are 0/1 selections, checked above
+        return
+    pts = [p for p in itertools.product(EDGE, repeat=h.arity) if 0.0 in p and h.smooth(*p)]
+    A = np.array(pts, dtype=np.float64).T.copy().reshape(h.arity, -1)
+    got = by_numpy(name, A)[1:]
+    checked = 0
+    with mpmath.workdps(1000):
+        for i, p in enumerate(pts):
+            args = [mpmath.mpf(a) for a in p]
+            for k in range(h.arity):
+                if p[k] != 0.0:
+                    continue
+
+                def quotient(step, k=k, args=args):
+                    moved = [*args[:k], args[k] + step, *args[k + 1 :]]
+                    return (h.mp(*moved) - h.mp(*args)) / step
+
+                q1, q2 = quotient(mpmath.mpf("1e-150")), quotient(mpmath.mpf("1e-300"))
+                g = got[k, i]
+                assert not math.isnan(g), (h.partials[k], p)
+                if math.isinf(g):
+                    assert mpmath.sign(q2) == math.copysign(1, g), (h.partials[k], p, g, q2)
+                    assert mpmath.isinf(q2) or abs(q2) > abs(q1), (h.partials[k], p, q1, q2)
+                else:
+                    assert abs(g - to_float(q2)) <= 1e-10 * max(1.0, abs(g)), (h.partials[k], p, g)
+                checked += 1
+    assert checked >= 1 or not pts  # abs: 0 is its kink, a convention
+
+
 def test_the_table_is_the_language():
     """Every entry has one partial per argument, each an expression of the language, and
     every back end names an implementation (or translates it itself, as where)."""
