@@ -213,3 +213,21 @@ def test_blocks_keep_nan_inf_and_values_do_not_depend_on_tiles(name):
     for i in (0, 15, 16, 36):
         row = dv.cdist(A[i : i + 1], B, name, backend="numba", method="direct", check_finite=False)
         np.testing.assert_array_equal(row[0], got[i])
+
+
+@pytest.mark.parametrize("m", MEASURES, ids=IDS)
+@pytest.mark.parametrize("zero", ["strict", "epsilon"])
+def test_direct_kernels_keep_subnormal_entries(m, zero):
+    """A column of subnormal entries (1e-310, equal in both rows) changes nothing compiled:
+    x / y stays a division (no 'arcp' rewrite to x * (1 / y), where 1 / 1e-310 = inf made
+    0 * inf = NaN under zero='epsilon'); the direct cdist and pdist kernels equal the
+    reference (issue 13, item 1)."""
+    rng = np.random.default_rng(5)
+    X = rng.dirichlet(np.ones(4), size=9)
+    X[:, 0] = 1e-310
+    X[2, 1] = 0.0
+    ref = dv.cdist(X, X, m, zero=zero, backend="numpy")
+    assert_same(dv.cdist(X, X.copy(), m, zero=zero, method="direct"), ref, RTOL64)
+    if m.is_symmetric(zero):
+        iu = np.triu_indices(len(X), k=1)
+        assert_same(dv.pdist(X, m, zero=zero), ref[iu], RTOL64)

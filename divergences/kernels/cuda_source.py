@@ -30,7 +30,7 @@ from ..vocabulary import (
 )
 
 #: NVRTC options, the same for cupy.RawModule and ``divergences gpu-check``
-NVRTC_OPTIONS: tuple[str, ...] = ("-default-device", "-ftz=true")
+NVRTC_OPTIONS: tuple[str, ...] = ("-default-device",)
 #: entry points of every module
 KERNELS = ("dv_cdist_f64", "dv_cdist_f32", "dv_mirror", "dv_condense", "dv_topk_merge")
 #: measure parameters a kernel takes (par0, par1); unused ones are passed as 0.0. A definition

@@ -33,8 +33,11 @@ from .kernel_cache import load_generated
 
 #: fastmath flags that keep inf/NaN semantics (no 'nnan', 'ninf') and the written order of
 #: operations: 'reassoc' is left out because it lets LLVM rewrite acc + (x - y) as
-#: (acc + x) - y, which destroys the cancellation-free forms (KL near P = Q lost 4 digits)
-FASTMATH = {"contract", "nsz", "arcp"}
+#: (acc + x) - y, which destroys the cancellation-free forms (KL near P = Q lost 4 digits);
+#: 'arcp' too, because it rewrites x / y as x * (1 / y), and 1 / y overflows to inf for a
+#: subnormal y (1 / 1e-310): 0 / 1e-310 became 0 * inf = NaN (Pearson, Jeffreys, max/min
+#: symmetric chi-squared with zero="epsilon" on a column of subnormal entries)
+FASTMATH = {"contract", "nsz"}
 
 _INIT = {"sum": "0.0", "max": "-math.inf", "min": "math.inf"}
 _UPDATE = {
