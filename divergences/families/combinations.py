@@ -15,9 +15,15 @@ from ..spec import (
 from ._claims import NONNEG_TERMS, SPREAD, SPREAD_WHY, TERMWISE_SYMMETRIC, ZERO_AT_EQUAL, not_metric
 
 # ((P+Q)/2) ln((P+Q) / (2 sqrt(PQ))) with (P+Q)/(2 sqrt(PQ)) - 1 = (sqrt P - sqrt Q)^2 / (2 sqrt(PQ))
-_TANEJA = "0.5 * (x + y) * log1p(div0(sqrt_diff_sq(x, y), 2 * sqrt(x) * sqrt(y)))"
+# (x + y) times the logarithm before halving: 0.5 * (x + y) rounds to 0 for x + y = 5e-324,
+# and 0 * inf (one side zero) gave NaN where the term is inf
+_TANEJA = "(x + y) * log1p(div0(sqrt_diff_sq(x, y), 2 * sqrt(x) * sqrt(y))) / 2"
 _KJ_NUM = "(x - y)**2 * (x + y)**2"
 _KJ_DEN = "2 * (sqrt(x) * sqrt(y))**3"
+# strict: (r^2 * (x + y) * s) / 2 with r = (x - y) / g, s = (x + y) / g, g = sqrt(x y): no
+# square or cube of a small number (which underflowed to 0 / 0 = 0 where the term is inf)
+_KJ_G = "(sqrt(x) * sqrt(y))"
+_KJ_STRICT = f"div0(x - y, {_KJ_G})**2 * ((x + y) * div0(x + y, {_KJ_G})) / 2"
 
 MEASURES = [
     Measure(
@@ -53,7 +59,7 @@ MEASURES = [
         kind="dissimilarity",
         domain="nonnegative",
         latex=r"\sum_i \frac{(P_i^2 - Q_i^2)^2}{2 (P_i Q_i)^{3/2}}",
-        strict=Rule({"t": sum_(f"div0({_KJ_NUM}, {_KJ_DEN})")}, "t"),
+        strict=Rule({"t": sum_(_KJ_STRICT)}, "t"),
         epsilon=Rule({"t": sum_(f"{_KJ_NUM} / nz({_KJ_DEN}, eps)")}, "t"),
         properties=Properties(
             symmetric=TERMWISE_SYMMETRIC,

@@ -25,7 +25,9 @@ def _vicis(
     why: str,
     high: str = "inf",
     zeros: str = _INF_ZERO,
+    strict: str = "",
 ) -> Measure:
+    strict = strict or f"div0({num}, {den})"
     return Measure(
         name=name,
         title=title,
@@ -34,7 +36,7 @@ def _vicis(
         kind="dissimilarity",
         domain="nonnegative",
         latex=latex,
-        strict=Rule({"s": sum_(f"div0({num}, {den})")}, "s"),
+        strict=Rule({"s": sum_(strict)}, "s"),
         epsilon=Rule({"s": sum_(f"{num} / nz({den}, eps)")}, "s"),
         properties=Properties(
             symmetric=TERMWISE_SYMMETRIC,
@@ -48,9 +50,11 @@ def _vicis(
     )
 
 
+# squares over a denominator as the quotient first (see squared_l2._CHI): (x - y)**2
+# underflows to 0 where the true term is infinite or merely tiny
 _CHI_SUMS = {
-    "a": sum_(f"div0({_SQ}, x)"),
-    "b": sum_(f"div0({_SQ}, y)"),
+    "a": sum_("div0(x - y, x) * (x - y)"),
+    "b": sum_("div0(x - y, y) * (x - y)"),
 }
 _CHI_SUMS_EPS = {
     "a": sum_(f"{_SQ} / nz(x, eps)"),
@@ -102,6 +106,7 @@ MEASURES = [
         "min(x, y)**2",
         SPREAD,
         SPREAD_WHY,
+        strict="div0(x - y, min(x, y))**2",
     ),
     _vicis(
         "vicis_symmetric_chi_square_2",
@@ -112,6 +117,7 @@ MEASURES = [
         "min(x, y)",
         SPREAD,
         SPREAD_WHY,
+        strict="div0(x - y, min(x, y)) * (x - y)",
     ),
     _vicis(
         "vicis_symmetric_chi_square_3",
@@ -124,6 +130,7 @@ MEASURES = [
         "P = (0, 0, 1), Q = (0, 1/2, 1/2), R = (0, 1, 0): 2 > 3/4 + 3/4",
         high="2",
         zeros="a coordinate with P_i = Q_i = 0 contributes 0",
+        strict="div0(x - y, max(x, y)) * (x - y)",
     ),
     _max_min("max_symmetric_chi_square", "max-Symmetric chi-squared", 50, "max"),
     _max_min("min_symmetric_chi_square", "min-Symmetric chi-squared", 51, "min"),
