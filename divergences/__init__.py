@@ -11,6 +11,7 @@ from .analysis import analyze
 from .api import cdist, pair, pdist
 from .index import Index, IndexFileError, RadiusResult
 from .loss_claims import loss_properties
+from .paired import paired
 from .profiles import plot
 from .registry import AliasedMeasure, UnknownMeasureError, get, measures, names, select
 from .search import cdist_chunked, knn
@@ -37,6 +38,7 @@ __all__ = [
     "measures",
     "names",
     "pair",
+    "paired",
     "pdist",
     "plot",
     "select",

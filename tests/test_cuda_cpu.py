@@ -288,3 +288,36 @@ def test_pair_runs_the_device_kernel_when_asked(shim):
     got = dv.pair(P, Q, "kullback_leibler", backend="cupy")
     assert isinstance(got, float)
     assert got == pytest.approx(dv.pair(P, Q, "kullback_leibler", backend="numpy"), rel=1e-14)
+
+
+# --- paired (row-wise) kernels -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("m", MEASURES, ids=IDS)
+@pytest.mark.parametrize("zero", ["strict", "epsilon"])
+def test_paired_kernel_equals_reference(shim, m, zero):
+    """One block per row, 256 threads striding over d, a tree of dv_combine: d below, at and
+    above the block's width, float64 and float32 (loaded as float32, accumulated in double)."""
+    for i, d in enumerate((1, 5, 256, 601)):
+        A, B = data(7, 7, d, seed=20 + i)
+        for params in m.param_grid():
+            got = dv.paired(A, B, m, zero=zero, backend="cupy", **params)
+            ref = dv.paired(A, B, m, zero=zero, backend="numpy", **params)
+            assert isinstance(got, np.ndarray) and got.dtype == np.float64
+            assert_same(got, ref, RTOL)
+    A32, B32 = (a.astype(np.float32) for a in data(7, 7, 300, seed=30))
+    kernel = shim.module(m, zero).get_function("dv_paired_f32")
+    before = kernel.launches
+    got = dv.paired(A32, B32, m, zero=zero, backend="cupy")
+    assert kernel.launches == before + 1
+    ref = dv.paired(A32.astype(np.float64), B32.astype(np.float64), m, zero=zero, backend="numpy")
+    assert_same(got, ref, RTOL)
+
+
+def test_paired_launches_are_split_at_the_grid_limit(shim, monkeypatch):
+    monkeypatch.setattr(cupy_gpu, "MAX_GRID_X", 3)
+    A, B = data(10, 10, 9, seed=6)
+    for name in ("jensen_shannon", "chebyshev"):
+        assert_same(
+            dv.paired(A, B, name, backend="cupy"), dv.paired(A, B, name, backend="numpy"), RTOL
+        )

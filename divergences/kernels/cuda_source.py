@@ -32,7 +32,15 @@ from ..vocabulary import (
 #: NVRTC options, the same for cupy.RawModule and ``divergences gpu-check``
 NVRTC_OPTIONS: tuple[str, ...] = ("-default-device",)
 #: entry points of every module
-KERNELS = ("dv_cdist_f64", "dv_cdist_f32", "dv_mirror", "dv_condense", "dv_topk_merge")
+KERNELS = (
+    "dv_cdist_f64",
+    "dv_cdist_f32",
+    "dv_mirror",
+    "dv_condense",
+    "dv_topk_merge",
+    "dv_paired_f64",
+    "dv_paired_f32",
+)
 #: measure parameters a kernel takes (par0, par1); unused ones are passed as 0.0. A definition
 #: with more is refused when it is defined (spec.MAX_KERNEL_PARAMS), not here
 MAX_PARAMS = MAX_KERNEL_PARAMS
@@ -45,6 +53,11 @@ _FUNCS = {n: h.cuda for n, h in HELPERS.items() if h.cuda}
 _BINOPS = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/"}
 _CMPOPS = {ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!="}
 _INIT = {"sum": "0.0", "max": "-dv_inf()", "min": "dv_inf()"}
+_COMBINE = {
+    "sum": "s.{acc} += o.{acc};",
+    "max": "s.{acc} = dv_maximum(s.{acc}, o.{acc});",
+    "min": "s.{acc} = dv_minimum(s.{acc}, o.{acc});",
+}
 _UPDATE = {
     "sum": "s.{acc} += {term};",
     "max": "s.{acc} = dv_maximum(s.{acc}, {term});",
@@ -136,6 +149,12 @@ def measure_source(measure: Measure, zero: str) -> str:
             for a, acc in rule.accumulators.items()
         ),
         "}",
+        "__device__ __forceinline__ void dv_combine(dv_acc& s, const dv_acc& o) {",
+        *(
+            "    " + _COMBINE[acc.reduce].format(acc=fields[a])
+            for a, acc in rule.accumulators.items()
+        ),
+        "}",
         "__device__ __forceinline__ double dv_finalize(const dv_acc& s, double d, double eps,",
         "                                              double par0, double par1) {",
         "    return "
@@ -172,5 +191,6 @@ def module_source(measure: Measure, zero: str) -> str:
             preamble(),
             measure_source(measure, zero),
             _asset("pairwise.cu"),
+            _asset("paired.cu"),
         ]
     )

@@ -30,6 +30,10 @@ from .cuda_source import BLOCK, MAX_PARAMS, NVRTC_OPTIONS, TILE, module_source, 
 
 #: CUDA's limit on gridDim.y: a launch covers at most this many row tiles
 MAX_GRID_Y = 65535
+#: CUDA's limit on gridDim.x: a paired launch covers at most this many rows
+MAX_GRID_X = 2**31 - 1
+#: threads per block of the paired kernels (DV_PAIRED_THREADS of cuda/paired.cu)
+PAIRED_THREADS = 256
 #: threads per block of the top-k merge (one thread per row)
 TOPK_THREADS = 128
 
@@ -185,6 +189,29 @@ def cdist(
     if half:
         grid = (_ceil(m, BLOCK[0]), _ceil(m, BLOCK[1]), 1)
         mod.get_function("dv_mirror")(grid, (*BLOCK, 1), (out, np.int64(m)))
+    return out
+
+
+def paired(
+    measure: Measure, XA: Any, XB: Any, *, zero: str, eps: float, params: dict[str, float]
+) -> Any:
+    """``measure(XA[i], XB[i])`` for every row i, a float64 device array of shape (m,).
+
+    One block of PAIRED_THREADS threads per row; launches of at most MAX_GRID_X rows.
+    """
+    rt = runtime()
+    xp = rt.xp
+    A, B, kind = _operands(rt, XA, XB)
+    m, d = A.shape
+    out = xp.empty((m,), dtype=xp.float64)
+    if m == 0:
+        return out
+    kernel = rt.module(measure, zero).get_function(f"dv_paired_{kind}")
+    tail = (np.float64(eps), *_params(measure, params))
+    for start in range(0, m, MAX_GRID_X):
+        stop = min(start + MAX_GRID_X, m)
+        args = (A[start:stop], B[start:stop], out[start:stop], np.int64(stop - start))
+        kernel((stop - start, 1, 1), (PAIRED_THREADS, 1, 1), (*args, np.int64(d), *tail))
     return out
 
 

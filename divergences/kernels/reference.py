@@ -95,3 +95,35 @@ def evaluate_rows(
             val = finalize(d=float(d), eps=eps, **params, **accs)
             blocks.append(xp.broadcast_to(_array(xp, val, device), shape[:2]))
     return blocks[0] if len(blocks) == 1 else xp.concat(blocks, axis=0)
+
+
+def evaluate_paired(
+    measure: Measure,
+    XA: Any,
+    XB: Any,
+    *,
+    zero: str,
+    eps: float,
+    params: dict[str, float],
+    xp: Any,
+) -> Any:
+    """Evaluate ``measure`` for row i of ``XA`` against row i of ``XB``.
+
+    Parameters as in :func:`evaluate_rows`, with ``XA`` and ``XB`` of the same shape (m, d).
+
+    Returns
+    -------
+    array of shape (m,), float64
+    """
+    m, d = XA.shape
+    if m == 0:
+        return xp.zeros((0,), dtype=xp.float64)
+    terms, finalize = _compiled(measure, zero, xp)
+    device = array_api_compat.device(XA)
+    with _quiet(xp):
+        accs = {}
+        for name, (reduce, term) in terms.items():
+            t = xp.broadcast_to(_array(xp, term(x=XA, y=XB, eps=eps, **params), device), (m, d))
+            accs[name] = getattr(xp, _REDUCERS[reduce])(t, axis=-1)
+        val = finalize(d=float(d), eps=eps, **params, **accs)
+        return xp.broadcast_to(_array(xp, val, device), (m,))
