@@ -3,7 +3,9 @@
 For each (measure, zero mode) a small Python module is generated from the definition's
 expressions (see :mod:`divergences.kernels.codegen`) and loaded by
 :mod:`divergences.kernels.kernel_cache`, which caches the compiled kernels on disk where a
-private cache folder allows it.  No measure has hand-written kernel code.
+private cache folder allows it.  No measure has hand-written kernel code.  Kernels are
+``nogil``: the calling thread releases the GIL while they run, so threads (a Dask
+worker's, a server's) compute side by side.
 
 Kernels run over tiles of (XA rows, XB rows) with ``numba.prange``, on float64 input
 (the API converts float32 and integer input once, up front: loading float32 per element
@@ -101,7 +103,7 @@ from divergences.kernels.numba_helpers import {helpers}
 _FASTMATH = set({fastmath!r})
 # the disk cache is attached by kernel_cache.load_generated (cache=True fails without a
 # writable folder and cannot read a read-only one)
-_JIT = dict(error_model="numpy", cache=False, fastmath=_FASTMATH)
+_JIT = dict(error_model="numpy", cache=False, nogil=True, fastmath=_FASTMATH)
 ROWS = {rows}
 COLS = {cols}
 
