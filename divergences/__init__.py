@@ -9,6 +9,7 @@
 
 from .analysis import analyze
 from .api import cdist, pair, pdist
+from .embeddings import ExactEmbedding, embedding
 from .index import Index, IndexFileError, RadiusResult
 from .loss_claims import loss_properties
 from .paired import paired
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AliasedMeasure",
     "Claim",
+    "ExactEmbedding",
     "Index",
     "IndexFileError",
     "InputError",
@@ -32,6 +34,7 @@ __all__ = [
     "analyze",
     "cdist",
     "cdist_chunked",
+    "embedding",
     "get",
     "knn",
     "loss_properties",

@@ -313,6 +313,37 @@ def never(evidence: str, *cx: tuple[float, ...], **params: float) -> Claim:
 
 
 @dataclass(frozen=True)
+class Embedding:
+    """An exact embedding: the measure is a monotone function of an L2 distance or an inner
+    product between per-row transforms of P and Q (a claim, with evidence, checked by the
+    tests on random data).
+
+    Parameters
+    ----------
+    transform : {"identity", "sqrt", "unit"}
+        The per-row map: the row itself, its elementwise square root, or the row divided
+        by its Euclidean norm.
+    metric : {"l2", "ip"}
+        ``l2``: ``r = ||T(P) - T(Q)||_2``; ``ip``: ``r = <T(P), T(Q)>``.
+    back : str
+        The measure as an expression in ``r`` (and the parameters, ``eps``), increasing in
+        ``r`` for ``l2`` and for a similarity over ``ip``, decreasing for a dissimilarity
+        over ``ip`` (so the nearest rows of the index are the nearest rows of the measure).
+    evidence : str
+        The derivation.
+    back_epsilon : str, optional
+        ``back`` under ``zero="epsilon"`` for a measure whose epsilon rule differs; without
+        it the embedding holds for ``zero="strict"`` only.
+    """
+
+    transform: Literal["identity", "sqrt", "unit"]
+    metric: Literal["l2", "ip"]
+    back: str
+    evidence: str
+    back_epsilon: str | None = None
+
+
+@dataclass(frozen=True)
 class Properties:
     """The five claims every measure records."""
 
@@ -424,6 +455,12 @@ class Measure:
     zeros: str = ""
     notes: str = ""
     references: tuple[str, ...] = ()
+    #: a similarity's Gram matrices are positive semi-definite (``holds`` as for the other
+    #: claims; a ``never`` claim's counterexample is a set of rows whose Gram matrix has a
+    #: negative eigenvalue); ``None``: not claimed either way
+    positive_definite: Claim | None = None
+    #: an exact L2 / inner-product embedding (see :class:`Embedding`); ``None``: none claimed
+    embedding: Embedding | None = None
 
     def __post_init__(self) -> None:
         _check_measure(self)
@@ -593,3 +630,20 @@ def _check_measure(m: Measure) -> None:
     names = [a.name for a in m.aliases]
     if len(set(names)) != len(names) or m.name in names:
         fail("duplicate alias")
+    pd = m.positive_definite
+    if pd is not None:
+        if m.kind != "similarity":
+            fail("positive_definite is a claim about similarities (Gram matrices)")
+        if not pd.evidence or (pd.holds != "always" and pd.counterexample is None):
+            fail("positive_definite needs evidence, and a counterexample unless it always holds")
+    emb = m.embedding
+    if emb is not None:
+        if emb.transform not in ("identity", "sqrt", "unit") or emb.metric not in ("l2", "ip"):
+            fail("embedding: transform must be identity/sqrt/unit and metric l2/ip")
+        for src in (emb.back, emb.back_epsilon):
+            if src is None:
+                continue
+            try:
+                check_expression(src, {"r", "eps"} | pnames)
+            except ValueError as e:
+                fail(f"embedding: {e}")

@@ -24,6 +24,16 @@ from ._claims import (
     ZERO_AT_EQUAL,
     not_metric,
 )
+from ._search import (
+    EMB_BHATTACHARYYA,
+    EMB_FIDELITY,
+    EMB_HELLINGER,
+    EMB_MATUSITA,
+    EMB_SQ_CHORD,
+    EMB_SQ_CHORD_SIM,
+    PD_FIDELITY,
+    PD_NOT_2BC_MINUS_1,
+)
 
 _BC = sum_("sqrt(x) * sqrt(y)")
 _H = sum_("sqrt_diff_sq(x, y)")
@@ -56,6 +66,8 @@ MEASURES = [
         ),
         bounds=Bounds("0", "1"),
         aliases=(Alias("bhattacharyya_coefficient"), Alias("philentropy:fidelity")),
+        positive_definite=PD_FIDELITY,
+        embedding=EMB_FIDELITY,
     ),
     Measure(
         name="bhattacharyya",
@@ -86,6 +98,7 @@ MEASURES = [
         aliases=(Alias("philentropy:bhattacharyya"),),
         relations=(Relation("-log(fidelity(P, Q))"),),
         zeros="disjoint supports give inf; zero='epsilon' uses -ln(epsilon) there (philentropy)",
+        embedding=EMB_BHATTACHARYYA,
     ),
     Measure(
         name="hellinger",
@@ -112,6 +125,7 @@ MEASURES = [
         notes="Cha's scaling (range [0, 2]); many statistics texts use half of it. Computed "
         "from sum (sqrt P - sqrt Q)^2, stable near P = Q and defined off the simplex, where "
         "philentropy's 2 sqrt(1 - fidelity) can be nan.",
+        embedding=EMB_HELLINGER,
     ),
     Measure(
         name="matusita",
@@ -135,6 +149,7 @@ MEASURES = [
             Relation("sqrt(squared_chord(P, Q))"),
             Relation("sqrt(max(2 - 2 * fidelity(P, Q), 0))", "pdf"),
         ),
+        embedding=EMB_MATUSITA,
     ),
     Measure(
         name="squared_chord",
@@ -158,6 +173,7 @@ MEASURES = [
         bounds=Bounds("0", "2"),
         aliases=(Alias("philentropy:squared_chord"),),
         relations=(Relation("1 - squared_chord_similarity(P, Q)", "pdf"),),
+        embedding=EMB_SQ_CHORD,
     ),
     Measure(
         name="squared_chord_similarity",
@@ -182,5 +198,7 @@ MEASURES = [
         relations=(Relation("2 * fidelity(P, Q) - 1"),),
         notes="Cha's first form 2 sum sqrt(P Q) - 1; it equals 1 - squared_chord on "
         "probability vectors only.",
+        positive_definite=PD_NOT_2BC_MINUS_1,
+        embedding=EMB_SQ_CHORD_SIM,
     ),
 ]

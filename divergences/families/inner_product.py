@@ -22,6 +22,15 @@ from ._claims import (
     ZERO_AT_EQUAL,
     not_metric,
 )
+from ._search import (
+    EMB_COSINE,
+    EMB_COSINE_DISTANCE,
+    EMB_INNER,
+    PD_COSINE,
+    PD_DICE,
+    PD_HARMONIC,
+    PD_LINEAR,
+)
 
 _XY = sum_("x * y")
 _XX = sum_("x * x")
@@ -55,6 +64,8 @@ MEASURES = [
         ),
         bounds=Bounds("0", "1"),
         aliases=(Alias("dot"), Alias("philentropy:inner_product")),
+        positive_definite=PD_LINEAR,
+        embedding=EMB_INNER,
     ),
     Measure(
         name="harmonic_mean",
@@ -79,6 +90,7 @@ MEASURES = [
         bounds=Bounds("0", "1"),
         aliases=(Alias("philentropy:harmonic_mean"),),
         zeros="a coordinate with P_i = Q_i = 0 contributes 0",
+        positive_definite=PD_HARMONIC,
     ),
     Measure(
         name="cosine",
@@ -100,6 +112,8 @@ MEASURES = [
         aliases=(Alias("cosine_similarity"), Alias("philentropy:cosine")),
         relations=(Relation("1 - cosine_distance(P, Q)"),),
         zeros=_ALL_ZERO_NAN + " (philentropy too)",
+        positive_definite=PD_COSINE,
+        embedding=EMB_COSINE,
     ),
     Measure(
         name="cosine_distance",
@@ -126,6 +140,7 @@ MEASURES = [
         aliases=(Alias("scipy:cosine"),),
         zeros=_ALL_ZERO_NAN,
         notes="Not a survey row: 1 - cosine, scipy's `cosine`.",
+        embedding=EMB_COSINE_DISTANCE,
     ),
     Measure(
         name="kumar_hassebrook",
@@ -235,5 +250,6 @@ MEASURES = [
         ),
         bounds=Bounds("0", "1"),
         zeros="two all-zero vectors give nan; zero='epsilon' gives 0",
+        positive_definite=PD_DICE,
     ),
 ]

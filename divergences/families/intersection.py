@@ -19,6 +19,11 @@ from ._claims import (
     TERMWISE_SYMMETRIC,
     ZERO_AT_EQUAL,
 )
+from ._search import (
+    PD_INTERSECTION,
+    PD_INTERSECTION_OVER_TOTAL,
+    PD_RUZICKA,
+)
 
 _SORENSEN_CX = ((1.0, 0.0), (1.0, 1.0), (0.0, 1.0))
 _MIN = sum_("min(x, y)")
@@ -51,6 +56,7 @@ MEASURES = [
             Relation("1 - non_intersection(P, Q)"),
             Relation("1 - manhattan(P, Q) / 2", "pdf"),
         ),
+        positive_definite=PD_INTERSECTION,
     ),
     Measure(
         name="non_intersection",
@@ -151,6 +157,7 @@ MEASURES = [
         ),
         bounds=Bounds("0", "1"),
         zeros=_ALL_ZERO_EPS0,
+        positive_definite=PD_INTERSECTION_OVER_TOTAL,
     ),
     Measure(
         name="motyka",
@@ -201,6 +208,7 @@ MEASURES = [
         ),
         bounds=Bounds("0", "0.5"),
         zeros=_ALL_ZERO_EPS0,
+        positive_definite=PD_INTERSECTION_OVER_TOTAL,
     ),
     Measure(
         name="kulczynski_s",
@@ -246,6 +254,7 @@ MEASURES = [
         aliases=(Alias("weighted_jaccard"), Alias("philentropy:ruzicka")),
         relations=(Relation("1 - soergel(P, Q)"),),
         zeros=_ALL_ZERO_NAN + "; zero='epsilon' gives 1 (philentropy: 1 - soergel)",
+        positive_definite=PD_RUZICKA,
     ),
     Measure(
         name="tanimoto",

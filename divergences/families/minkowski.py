@@ -13,6 +13,7 @@ from ..spec import (
     sum_,
 )
 from ._claims import NONNEG_TERMS, TERMWISE_SYMMETRIC, ZERO_AT_EQUAL
+from ._search import EMB_EUCLIDEAN
 
 _NORM_TRIANGLE = "Minkowski's inequality: the distance of a norm (Cha 2007, Table 1)"
 
@@ -44,6 +45,7 @@ MEASURES = [
             Relation("sqrt(squared_euclidean(P, Q))"),
             Relation("minkowski(P, Q, p=2)"),
         ),
+        embedding=EMB_EUCLIDEAN,
     ),
     Measure(
         name="manhattan",

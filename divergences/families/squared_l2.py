@@ -20,6 +20,7 @@ from ._claims import (
     ZERO_AT_EQUAL,
     not_metric,
 )
+from ._search import EMB_SQ_EUCLIDEAN
 
 # a square over a denominator is written div0(x - y, den) * (x - y): (x - y)**2 underflows
 # to 0 for |x - y| < 1e-162 (and overflows above 1e154), which div0 read as 0 / 0 = 0 where
@@ -54,6 +55,7 @@ MEASURES = [
             Alias("philentropy:squared_euclidean"),
         ),
         relations=(Relation("euclidean(P, Q)**2"),),
+        embedding=EMB_SQ_EUCLIDEAN,
     ),
     Measure(
         name="pearson",
