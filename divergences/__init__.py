@@ -8,6 +8,7 @@
 """
 
 from .analysis import analyze
+from .ann import numba_metric
 from .api import cdist, pair, pdist
 from .embeddings import ExactEmbedding, embedding
 from .index import Index, IndexFileError, RadiusResult
@@ -40,6 +41,7 @@ __all__ = [
     "loss_properties",
     "measures",
     "names",
+    "numba_metric",
     "pair",
     "paired",
     "pdist",

@@ -17,6 +17,7 @@ This module imports :mod:`dask`; ``import divergences`` does not import it.
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import warnings
 from collections.abc import Iterator
@@ -390,7 +391,9 @@ def knn(
     """
     A, B = _as_dask(XA, "XA", rows), _as_dask(XB, "XB", rows)
     m, _ = resolve(measure)
-    k = search._check_k(m, k)
+    if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 0:
+        raise InputError(f"{m.name}: k must be an integer >= 0, got {k!r}")
+    k = int(k)
     n = B.shape[0]
     if A.shape[1] != B.shape[1]:
         raise InputError(
@@ -402,7 +405,12 @@ def knn(
         raise InputError(f"{m.name}: split_every must be an integer >= 2, got {split_every!r}")
     options = {**options, "backend": options.get("backend", "numba")}
     _validate(measure, A.shape[1], options)
-    search._working_memory(m, working_memory)
+    if isinstance(working_memory, bool) or not (
+        isinstance(working_memory, (int, float)) and 0 < working_memory < math.inf
+    ):
+        raise InputError(
+            f"{m.name}: working_memory must be a positive number of MiB, got {working_memory!r}"
+        )
     threads = _numba_threads(numba_threads)
     similarity = m.kind == "similarity"
     qa, xb = A.to_delayed().ravel(), B.to_delayed().ravel()

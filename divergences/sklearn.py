@@ -22,7 +22,6 @@ This module imports scikit-learn; ``import divergences`` does not.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -31,6 +30,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted, check_non_negative, validate_data
 
 from . import api, search
+from .ann import dissimilarity_offset
 from .api import MeasureLike
 from .registry import resolve
 from .spec import Measure
@@ -39,37 +39,6 @@ from .validation import InputError
 __all__ = ["KNNTransformer", "dissimilarity_offset", "pairwise_kernel"]
 
 _OPTIONS = ("zero", "epsilon", "method")
-
-
-def dissimilarity_offset(measure: MeasureLike, d: int, **params: float) -> float | None:
-    """The ``s_max`` of the map ``s -> s_max - s`` that turns a similarity into a
-    dissimilarity for a neighbours graph; ``None`` for a dissimilarity.
-
-    ``s_max`` is the measure's upper bound on probability vectors of dimension ``d``
-    (``bounds.high``).
-
-    Raises
-    ------
-    InputError
-        For a similarity whose upper bound is infinite (no such map keeps values >= 0).
-
-    Examples
-    --------
-    >>> from divergences.sklearn import dissimilarity_offset
-    >>> dissimilarity_offset("cosine", 3), dissimilarity_offset("hellinger", 3)
-    (1.0, None)
-    """
-    m = resolve(measure)[0]
-    if m.kind == "dissimilarity":
-        return None
-    full = {**m.param_defaults(), **params}
-    high = m.bounds.evaluate(d, full)[1]
-    if not math.isfinite(high):
-        raise InputError(
-            f"{m.name}: a similarity without a finite upper bound cannot be turned into a "
-            "non-negative dissimilarity for a neighbours graph; use a bounded measure"
-        )
-    return float(high)
 
 
 class KNNTransformer(TransformerMixin, BaseEstimator):

@@ -32,7 +32,7 @@ BOUNDED_SIM = _first(
     lambda m: (
         m.kind == "similarity"
         and m.domain == "real"
-        and m.bounds.bounded
+        and m.bounds.is_bounded(m.param_defaults())
         and m.properties.identity.holds == "always"
     )
 )
@@ -95,7 +95,9 @@ def test_similarity_enters_the_graph_as_its_bound_minus_the_value():
             G.data[G.indptr[i] : G.indptr[i + 1]], high - S[i, cols], atol=1e-14
         )
         assert (G.data >= 0).all()
-    unbounded = _first(lambda m: m.kind == "similarity" and not m.bounds.bounded)
+    unbounded = _first(
+        lambda m: m.kind == "similarity" and not m.bounds.is_bounded(m.param_defaults())
+    )
     with pytest.raises(dv.InputError, match="finite upper bound"):
         KNNTransformer(unbounded.name, n_neighbors=2).fit(X).transform(X)
 

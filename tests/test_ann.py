@@ -1,0 +1,81 @@
+"""numba_metric: the generated scalar kernel as a pynndescent / UMAP metric, in both zero
+modes; NNDescent's recall against the exact knn; a tiny UMAP."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import divergences as dv
+
+MEASURES = dv.measures()
+
+
+@pytest.mark.parametrize("m", MEASURES, ids=lambda m: m.name)
+def test_numba_metric_equals_pair_in_both_zero_modes(m):
+    rng = np.random.default_rng(0)
+    X = rng.dirichlet(np.full(6, 0.5), 6)
+    X[rng.random(X.shape) < 0.2] = 0.0
+    X[0] = X[1]
+    params = {p.name: 2.0 if p.name == "base" else 3.0 for p in m.params}
+    try:
+        off = dv.ann.dissimilarity_offset(m, 6, **params) if m.kind == "similarity" else None
+    except dv.InputError:
+        with pytest.raises(dv.InputError, match="finite upper bound"):
+            dv.numba_metric(m, **params)
+        return
+    for zero in ("strict", "epsilon"):
+        f = dv.numba_metric(m, zero=zero, **params)
+        for i in range(len(X)):
+            for j in range(len(X)):
+                want = dv.pair(X[i], X[j], m, zero=zero, backend="numpy", **params)
+                want = want if off is None else off - want
+                got = f(X[i], X[j])
+                assert got == pytest.approx(want, rel=1e-12, abs=1e-15, nan_ok=True), (i, j)
+        # float32 rows (pynndescent's and UMAP's) are read as float64, then computed alike
+        a, b = X[2].astype(np.float32), X[3].astype(np.float32)
+        assert f(a, b) == pytest.approx(f(a.astype(np.float64), b.astype(np.float64)), rel=1e-14)
+
+
+pynndescent = pytest.importorskip("pynndescent")
+
+
+def _recall(idx, ref):
+    return np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(idx, ref)])
+
+
+# the issue's four measures (its own list: a test of these rows, not of the registry)
+@pytest.mark.parametrize("name", ["hellinger", "jensen_shannon", "kullback_leibler", "canberra"])
+def test_nndescent_recall_against_exact_knn(name):
+    rng = np.random.default_rng(1)
+    n, q, k = 5_000, 200, 10
+    X = rng.dirichlet(np.ones(64), n)
+    Q = rng.dirichlet(np.ones(64), q)
+    index = pynndescent.NNDescent(X, metric=dv.numba_metric(name), n_neighbors=30, random_state=0)
+    idx, dist = index.query(Q, k=k)
+    ref, _ = dv.knn(Q, X, k, name)
+    assert _recall(idx, ref) >= 0.9
+    # the distances it reports are the measure's (query first for KL? NNDescent calls
+    # metric(data, query) or metric(query, data): compare to both)
+    fwd = dv.cdist(Q[:5], X, name)
+    for i in range(5):
+        j = idx[i, 0]
+        assert dist[i, 0] == pytest.approx(fwd[i, j], rel=1e-5) or dist[i, 0] == pytest.approx(
+            dv.pair(X[j], Q[i], name), rel=1e-5
+        )
+
+
+def test_umap_with_a_numba_metric():
+    umap = pytest.importorskip("umap")
+    rng = np.random.default_rng(2)
+    a = rng.dirichlet([30, 2, 2, 2, 2, 2], 60)
+    b = rng.dirichlet([2, 2, 2, 2, 2, 30], 60)
+    X = np.vstack([a, b])
+    emb = umap.UMAP(
+        metric=dv.numba_metric("hellinger"), n_neighbors=10, n_epochs=50, random_state=0
+    ).fit_transform(X)
+    assert emb.shape == (120, 2) and np.isfinite(emb).all()
+    # the two groups stay apart: every point is nearer its own group's centre
+    ca, cb = emb[:60].mean(axis=0), emb[60:].mean(axis=0)
+    da_, db_ = np.linalg.norm(emb - ca, axis=1), np.linalg.norm(emb - cb, axis=1)
+    assert (da_[:60] < db_[:60]).all() and (db_[60:] < da_[60:]).all()
