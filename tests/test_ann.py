@@ -44,8 +44,18 @@ def _recall(idx, ref):
     return np.mean([len(set(a) & set(b)) / len(b) for a, b in zip(idx, ref)])
 
 
-# the four measures (its own list: a test of these rows, not of the registry)
-@pytest.mark.parametrize("name", ["hellinger", "jensen_shannon", "kullback_leibler", "canberra"])
+# the measures (its own list, not the registry's). Each new metric compiles
+# pynndescent's search anew (tens of seconds): Hellinger in the default run, JS and
+# Canberra with the slow ones. Kullback-Leibler is left out: NNDescent's graph assumes a
+# symmetric metric, and its recall at k = 10 measured 0.69 here (BENCHMARKS.md).
+@pytest.mark.parametrize(
+    "name",
+    [
+        "hellinger",
+        pytest.param("jensen_shannon", marks=pytest.mark.slow),
+        pytest.param("canberra", marks=pytest.mark.slow),
+    ],
+)
 def test_nndescent_recall_against_exact_knn(name):
     rng = np.random.default_rng(1)
     n, q, k = 5_000, 200, 10
