@@ -45,6 +45,7 @@ FAMILIES: dict[str, str] = {
     "shannon": "Shannon's entropy",
     "combinations": "Combinations",
     "vicissitude": "Vicissitude",
+    "parametric": "Parametric divergences (extras)",
 }
 
 CLAIMS = ("symmetric", "nonnegative", "identity", "triangle", "metric")

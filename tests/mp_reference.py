@@ -478,3 +478,10 @@ def natural_scale(name: str, P: Vec, Q: Vec, value: mpf, **params: float) -> mpf
     """Size of the quantities the formula of ``name`` subtracts (``|value|`` if none)."""
     f = NATURAL_SCALE.get(name)
     return abs(value) if f is None else f(P, Q, **params)
+
+
+# -- extras with parameters (divergences/families/parametric.py): each adds its function
+# here and registers it with _register (an independent textbook formula, no stable rewrite)
+def _register(f: Callable[..., mpf]) -> Callable[..., mpf]:
+    REFERENCE[f.__name__] = f
+    return f

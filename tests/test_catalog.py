@@ -155,6 +155,8 @@ def test_relations_section_lists_every_relation():
     for m in dv.measures():
         for r in m.relations:
             where = "on all inputs of its domain" if r.holds == "always" else "on pdfs"
+            if r.params:
+                where += ", at " + ", ".join(f"{k} = {v:g}" for k, v in r.params.items())
             assert f"- `{m.name}` (" in rel
             assert f"= `{r.expr}` ({where})" in rel
             count += 1

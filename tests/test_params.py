@@ -188,3 +188,32 @@ def test_cli_generates_a_flag_for_every_parameter_name():
 def test_cli_param_errors(capsys, argv, message):
     assert cli.main(["compute", *argv, "--example"]) != 0
     assert message in capsys.readouterr().err
+
+
+SPECIAL = [
+    (m, p.name, s)
+    for m in MEASURES
+    for p in m.params
+    for s in p.special
+    if p.contains(s - 1e-9) or p.contains(s + 1e-9)
+]
+
+
+@pytest.mark.parametrize(
+    ("m", "name", "s"), SPECIAL, ids=[f"{m.name}-{n}={s:g}" for m, n, s in SPECIAL]
+)
+def test_limits_at_special_parameter_values_are_continuous(m, name, s):
+    """The value at a special point is the limit (a number, never NaN), and the values at
+    s +- 1e-9 are within 1e-6 of it, on probability vectors and non-normalised ones."""
+    p = next(p for p in m.params if p.name == name)
+    rng = np.random.default_rng(5)
+    X = np.vstack([rng.dirichlet(np.ones(6), 3), rng.uniform(0.1, 2.0, (2, 6))])
+    if m.domain == "real":
+        X = np.vstack([X, rng.normal(size=(2, 6))])
+    at = dv.cdist(X, X, m, **{name: s})
+    assert not np.any(np.isnan(at)), (m.name, name, s)
+    for near in (s - 1e-9, s + 1e-9):
+        if not p.contains(near):
+            continue
+        got = dv.cdist(X, X, m, **{name: near})
+        np.testing.assert_allclose(got, at, rtol=1e-6, atol=1e-12, err_msg=f"{name}={near!r}")

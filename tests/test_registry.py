@@ -31,6 +31,7 @@ def test_every_family_has_measures_and_counts_match_the_survey():
         f: len({m.survey_number for m in MEASURES if m.family == f and m.survey_number})
         for f in FAMILIES
     }
+    counts = {f: c for f, c in counts.items() if c}  # families of extras have no survey rows
     assert counts == {
         "minkowski": 4,
         "l1": 6,

@@ -13,4 +13,5 @@ FAMILY_MODULES = (
     "shannon",
     "combinations",
     "vicissitude",
+    "parametric",
 )
