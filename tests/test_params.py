@@ -204,7 +204,8 @@ SPECIAL = [
 )
 def test_limits_at_special_parameter_values_are_continuous(m, name, s):
     """The value at a special point is the limit (a number, never NaN), and the values at
-    s +- 1e-9 are within 1e-6 of it, on probability vectors and non-normalised ones."""
+    s +- 1e-9 are within 1e-6 of it (relative, or absolute below 1), on probability vectors
+    and non-normalised ones."""
     p = next(p for p in m.params if p.name == name)
     rng = np.random.default_rng(5)
     X = np.vstack([rng.dirichlet(np.ones(6), 3), rng.uniform(0.1, 2.0, (2, 6))])
@@ -216,4 +217,4 @@ def test_limits_at_special_parameter_values_are_continuous(m, name, s):
         if not p.contains(near):
             continue
         got = dv.cdist(X, X, m, **{name: near})
-        np.testing.assert_allclose(got, at, rtol=1e-6, atol=1e-12, err_msg=f"{name}={near!r}")
+        np.testing.assert_allclose(got, at, rtol=1e-6, atol=1e-6, err_msg=f"{name}={near!r}")
