@@ -485,3 +485,8 @@ def natural_scale(name: str, P: Vec, Q: Vec, value: mpf, **params: float) -> mpf
 def _register(f: Callable[..., mpf]) -> Callable[..., mpf]:
     REFERENCE[f.__name__] = f
     return f
+
+
+@_register
+def total_variation(P: Vec, Q: Vec) -> mpf:
+    return _fsum([abs(p - q) for p, q in _pairs(P, Q)]) / 2
