@@ -490,3 +490,10 @@ def _register(f: Callable[..., mpf]) -> Callable[..., mpf]:
 @_register
 def total_variation(P: Vec, Q: Vec) -> mpf:
     return _fsum([abs(p - q) for p, q in _pairs(P, Q)]) / 2
+
+
+@_register
+def skew_kl(P: Vec, Q: Vec, alpha: float = 0.1) -> mpf:
+    a = mpf(alpha)
+    M = [a * p + (1 - a) * q for p, q in _pairs(P, Q)]
+    return kullback_leibler(P, M)
