@@ -497,3 +497,12 @@ def skew_kl(P: Vec, Q: Vec, alpha: float = 0.1) -> mpf:
     a = mpf(alpha)
     M = [a * p + (1 - a) * q for p, q in _pairs(P, Q)]
     return kullback_leibler(P, M)
+
+
+@_register
+def generalized_jsd(P: Vec, Q: Vec, beta: float = 0.5) -> mpf:
+    b = mpf(beta)
+    if b == 0 or b == 1:
+        return mpf(0)
+    M = [b * p + (1 - b) * q for p, q in _pairs(P, Q)]
+    return b * kullback_leibler(P, M) + (1 - b) * kullback_leibler(Q, M)

@@ -120,4 +120,80 @@ MEASURES: list[Measure] = [
             "Lee 1999, Measures of distributional similarity, ACL (the alpha-skew divergence)",
         ),
     ),
+    Measure(
+        name="generalized_jsd",
+        title="Generalized Jensen-Shannon divergence (GKD)",
+        family="parametric",
+        survey_number=None,
+        kind="dissimilarity",
+        domain="nonnegative",
+        latex=r"\beta\, \mathrm{KL}(P \| M) + (1 - \beta)\, \mathrm{KL}(Q \| M),\ "
+        r"M = \beta P + (1 - \beta) Q",
+        # beta x + (1 - beta) y - m = 0, so the sum of kl_elem terms is the whole value;
+        # at beta = 0 or 1 the value is 0 (the 0 * inf of a term is not taken)
+        strict=Rule(
+            {
+                "s": sum_(
+                    "beta * kl_elem(x, beta * x + (1 - beta) * y)"
+                    " + (1 - beta) * kl_elem(y, beta * x + (1 - beta) * y)"
+                )
+            },
+            "where(beta * (1 - beta) == 0, 0, s)",
+        ),
+        params=(
+            Param(
+                "beta",
+                0.5,
+                "weight of P (in the mixture and on KL(P || M))",
+                low=0.0,
+                low_inclusive=True,
+                high=1.0,
+                high_inclusive=True,
+                test_values=(0.1, 0.9),
+            ),
+        ),
+        properties=Properties(
+            symmetric=always(
+                "swapping P and Q maps beta to 1 - beta, so symmetric at beta = 1/2 (the "
+                "Jensen-Shannon divergence); P = (1, 0), Q = (1/2, 1/2) break it at 0.1",
+                ONEHOT_P,
+                (0.5, 0.5),
+                condition="beta == 0.5",
+                beta=0.1,
+            ),
+            nonnegative=always("a weighted sum of generalised KL terms kl_elem >= 0"),
+            identity=always("M = P = Q makes every term 0"),
+            triangle=never("at beta = 1/2 it is JS: " + _KL_TRIANGLE, *TRIPLE),
+            metric=never("the triangle inequality fails", *TRIPLE),
+        ),
+        # disjoint supports give the binary entropy of beta (nats), the maximum on pdfs
+        bounds=Bounds(
+            "0", "where(beta * (1 - beta) > 0, -beta * log(beta) - (1 - beta) * log(1 - beta), 0)"
+        ),
+        aliases=(Alias("gjsd"), Alias("gkd_jsd")),
+        relations=(Relation("jensen_shannon(P, Q)", params={"beta": 0.5}),),
+        notes="JSD_beta(P, Q) = beta KL(P || M) + (1 - beta) KL(Q || M) with "
+        "M = beta P + (1 - beta) Q, in nats, as in GKD (Agarwal et al. 2024, eq. 2). "
+        "beta = 1/2 is the Jensen-Shannon divergence; beta = 0 and beta = 1 give 0, and near "
+        "them the value vanishes linearly: JSD_beta / beta -> KL(P || Q) as beta -> 0 and "
+        "JSD_beta / (1 - beta) -> KL(Q || P) as beta -> 1. "
+        "Porting a recipe (P = teacher, Q = student): TRL's GKDTrainer since March 2025 "
+        "(huggingface/trl PR #3043) computes, for 0 < beta < 1, beta KL(T || M) + "
+        "(1 - beta) KL(S || M) with M = beta T + (1 - beta) S: generalized_jsd(T, S, "
+        "beta=beta); at its endpoints it switches to plain KL, beta = 0: KL(T || S) = "
+        "kullback_leibler(T, S), beta = 1: KL(S || T) = kullback_leibler(S, T), where this "
+        "measure gives 0. Before that PR TRL mixed M = beta S + (1 - beta) T, i.e. "
+        "generalized_jsd(S, T, beta=beta) for the old mixture. Liger-Kernel's JSD loss "
+        "(PR #290, 2024; beta fixed to be used as documented in PR #609, March 2025) takes "
+        "log Q = student input and log P = teacher target with M = beta P + (1 - beta) Q: "
+        "again generalized_jsd(T, S, beta=beta) for 0 < beta < 1, with KL(T || S) at "
+        "beta = 0 and KL(S || T) at beta = 1 by its endpoint convention.",
+        references=(
+            "Agarwal, Vieillard, Zhou, Stanczyk, Ramos, Geist, Bachem 2024, On-Policy "
+            "Distillation of Language Models: Learning from Self-Generated Mistakes, ICLR",
+            "Huszar 2015, How (not) to train your generative model, arXiv:1511.05101 "
+            "(eq. 14-17: the scaled limits)",
+            "huggingface/trl PR #3043 (2025-03), linkedin/Liger-Kernel PR #290 and #609",
+        ),
+    ),
 ]
