@@ -208,13 +208,17 @@ def test_limits_at_special_parameter_values_are_continuous(m, name, s):
     and non-normalised ones."""
     p = next(p for p in m.params if p.name == name)
     rng = np.random.default_rng(5)
-    X = np.vstack([rng.dirichlet(np.ones(6), 3), rng.uniform(0.1, 2.0, (2, 6))])
+    pdfs = rng.dirichlet(np.ones(6), 4)
+    # pdfs, and rows with equal sums off the simplex (some limits need equal sums:
+    # Cressie-Read at lambda = -1), and signed rows for measures of the real domain
+    blocks = [pdfs, 3.0 * pdfs[::-1]]
     if m.domain == "real":
-        X = np.vstack([X, rng.normal(size=(2, 6))])
-    at = dv.cdist(X, X, m, **{name: s})
-    assert not np.any(np.isnan(at)), (m.name, name, s)
-    for near in (s - 1e-9, s + 1e-9):
-        if not p.contains(near):
-            continue
-        got = dv.cdist(X, X, m, **{name: near})
-        np.testing.assert_allclose(got, at, rtol=1e-6, atol=1e-6, err_msg=f"{name}={near!r}")
+        blocks.append(rng.normal(size=(3, 6)))
+    for X in blocks:
+        at = dv.cdist(X, X, m, **{name: s})
+        assert not np.any(np.isnan(at)), (m.name, name, s)
+        for near in (s - 1e-9, s + 1e-9):
+            if not p.contains(near):
+                continue
+            got = dv.cdist(X, X, m, **{name: near})
+            np.testing.assert_allclose(got, at, rtol=1e-6, atol=1e-6, err_msg=f"{name}={near!r}")
