@@ -506,3 +506,22 @@ def generalized_jsd(P: Vec, Q: Vec, beta: float = 0.5) -> mpf:
         return mpf(0)
     M = [b * p + (1 - b) * q for p, q in _pairs(P, Q)]
     return b * kullback_leibler(P, M) + (1 - b) * kullback_leibler(Q, M)
+
+
+@_register
+def cressie_read(P: Vec, Q: Vec, lambda_: float = 2 / 3) -> mpf:
+    lam = mpf(lambda_)
+    if lam == 0:
+        return 2 * kullback_leibler(P, Q)
+    if lam == -1:
+        return 2 * kullback_leibler(Q, P)
+    terms = []
+    for p, q in _pairs(P, Q):
+        if p == 0:
+            terms.append(mpf(0) if lam > -1 or q == 0 else INF)
+        elif q == 0:
+            terms.append(INF if lam > 0 else -p)
+        else:
+            terms.append(p * ((p / q) ** lam - 1))
+    return 2 * _fsum(terms) / (lam * (lam + 1))
+

@@ -10,6 +10,7 @@ from __future__ import annotations
 from ..spec import (
     Alias,
     Bounds,
+    Claim,
     Measure,
     Param,
     Properties,
@@ -20,7 +21,15 @@ from ..spec import (
     on_pdf,
     sum_,
 )
-from ._claims import NONNEG_TERMS, ONEHOT_P, TERMWISE_SYMMETRIC, TRIPLE, ZERO_AT_EQUAL
+from ._claims import (
+    NONNEG_TERMS,
+    ONEHOT_P,
+    SPREAD,
+    SPREAD_WHY,
+    TERMWISE_SYMMETRIC,
+    TRIPLE,
+    ZERO_AT_EQUAL,
+)
 
 _KL_TRIANGLE = "P = (1, 0), Q = (1/2, 1/2), R = (0, 1) break it (as for KL)"
 
@@ -194,6 +203,96 @@ MEASURES: list[Measure] = [
             "Huszar 2015, How (not) to train your generative model, arXiv:1511.05101 "
             "(eq. 14-17: the scaled limits)",
             "huggingface/trl PR #3043 (2025-03), linkedin/Liger-Kernel PR #290 and #609",
+        ),
+    ),
+    Measure(
+        name="cressie_read",
+        title="Cressie-Read power divergence",
+        family="parametric",
+        survey_number=None,
+        kind="dissimilarity",
+        domain="nonnegative",
+        latex=r"\frac{2}{\lambda (\lambda + 1)} \sum_i P_i \Big[\Big(\frac{P_i}{Q_i}"
+        r"\Big)^\lambda - 1\Big]",
+        # P ((P/Q)^lambda - 1) = P powm1((P - Q) / Q, lambda): small terms near P = Q (the
+        # plain power where P < Q / 2, where 1 + (P - Q) / Q would lose P's digits).
+        # lambda = 0 and -1 are the limits 2 sum P ln(P/Q) and 2 sum Q ln(Q/P) (as
+        # scipy.stats.power_divergence), written as kl_elem plus the difference of the sums
+        strict=Rule(
+            {
+                "s": sum_(
+                    "where(lambda_ == 0, kl_elem(x, y) + (x - y), "
+                    "where(lambda_ == -1, kl_elem(y, x) + (y - x), "
+                    "where(x == 0, where(lambda_ < -1, where(y > 0, inf, 0), 0), "
+                    "where(x < y / 2, x * (div0(x, y) ** lambda_ - 1), "
+                    "x * powm1(div0(x - y, y), lambda_)))))"
+                )
+            },
+            "where(lambda_ * (lambda_ + 1) == 0, 2 * s, 2 * s / (lambda_ * (lambda_ + 1)))",
+        ),
+        params=(
+            Param(
+                "lambda_",
+                2 / 3,
+                "power (scipy.stats.power_divergence's lambda_, names accepted)",
+                special=(0.0, -1.0),
+                test_values=(1.0, -0.5, -2.0),
+                named=(
+                    ("pearson", 1.0),
+                    ("log-likelihood", 0.0),
+                    ("freeman-tukey", -0.5),
+                    ("mod-log-likelihood", -1.0),
+                    ("neyman", -2.0),
+                    ("cressie-read", 2 / 3),
+                ),
+            ),
+        ),
+        properties=Properties(
+            symmetric=Claim(
+                "pdf",
+                "at lambda = -1/2 it is 8 sum (P - sqrt(PQ)) = 4 sum (sqrt P - sqrt Q)^2 on "
+                "pdfs (Freeman-Tukey); off the simplex P = (1, 1), Q = (1/2, 1/2) break it; "
+                "at other lambda it is not symmetric",
+                ((1.0, 1.0), (0.5, 0.5)),
+                {"lambda_": -0.5},
+                "lambda_ == -0.5",
+            ),
+            nonnegative=on_pdf(
+                "an f-divergence with convex f: Jensen gives sum Q f(P/Q) >= f(sum P / sum Q) "
+                "= 0 when the sums are equal; P = (0.1, 0.1), Q = (1, 1) give a negative value",
+                (0.1, 0.1),
+                (1.0, 1.0),
+            ),
+            identity=always("every term is P (1 - 1) = 0 when P = Q"),
+            triangle=never(SPREAD_WHY + " (lambda = 2/3)", *SPREAD),
+            metric=never("the triangle inequality fails: " + SPREAD_WHY, *SPREAD),
+        ),
+        # an f-divergence: its maximum on pdfs (disjoint supports) is f(0) + f'(inf), finite
+        # only for -1 < lambda < 0
+        bounds=Bounds(
+            "0",
+            "where(lambda_ > -1, where(lambda_ < 0, -2 / (lambda_ * (lambda_ + 1)), inf), inf)",
+        ),
+        aliases=(Alias("power_divergence"),),
+        relations=(
+            Relation("pearson(P, Q)", holds="pdf", params={"lambda_": 1.0}),
+            Relation("2 * kullback_leibler(P, Q)", params={"lambda_": 0.0}),
+            Relation("2 * kullback_leibler(Q, P)", params={"lambda_": -1.0}),
+            Relation("4 * squared_chord(P, Q)", holds="pdf", params={"lambda_": -0.5}),
+            Relation("neyman(P, Q)", holds="pdf", params={"lambda_": -2.0}),
+        ),
+        notes="The power divergence of Cressie & Read (1984), the statistic of "
+        "scipy.stats.power_divergence(f_obs=P, f_exp=Q, lambda_=...) with the same named "
+        "lambdas: pearson (1), log-likelihood (0, the G-test), freeman-tukey (-1/2), "
+        "mod-log-likelihood (-1), neyman (-2), cressie-read (2/3, the default). "
+        "lambda = 0 is 2 sum P ln(P / Q), which is 2 KL(P || Q); lambda = -1 is "
+        "2 sum Q ln(Q / P) = 2 KL(Q || P) (scipy's values there). lambda -> 0 is continuous "
+        "on any input; lambda -> -1 only on inputs with equal sums: when sum P != sum Q the "
+        "formula grows like 2 (sum Q - sum P) / (lambda + 1) near -1, so the value at -1 is "
+        "the equal-sums limit, not a limit of nearby values.",
+        references=(
+            "Cressie & Read 1984, Multinomial goodness-of-fit tests, JRSS B 46(3), eq. 2.3",
+            "scipy.stats.power_divergence (the lambda_ names)",
         ),
     ),
 ]
