@@ -525,3 +525,20 @@ def cressie_read(P: Vec, Q: Vec, lambda_: float = 2 / 3) -> mpf:
             terms.append(p * ((p / q) ** lam - 1))
     return 2 * _fsum(terms) / (lam * (lam + 1))
 
+
+@_register
+def amari_alpha(P: Vec, Q: Vec, alpha: float = 0.0) -> mpf:
+    a = mpf(alpha)
+    if a in (-1, 1):
+        X, Y = (P, Q) if a == -1 else (Q, P)  # generalised KL(X || Y)
+        return _fsum([(_xlog(x, _ratio(x, y)) if x else mpf(0)) - x + y for x, y in _pairs(X, Y)])
+    c, b = (1 - a) / 2, (1 + a) / 2
+    terms = []
+    for p, q in _pairs(P, Q):
+        if p == 0 and q == 0:
+            terms.append(mpf(0))
+        elif (p == 0 and c < 0) or (q == 0 and b < 0):
+            terms.append(-INF)
+        else:
+            terms.append(c * p + b * q - (p**c if p else mpf(0)) * (q**b if q else mpf(0)))
+    return 4 * _fsum(terms) / (1 - a * a)

@@ -295,4 +295,79 @@ MEASURES: list[Measure] = [
             "scipy.stats.power_divergence (the lambda_ names)",
         ),
     ),
+    Measure(
+        name="amari_alpha",
+        title="Amari alpha-divergence",
+        family="parametric",
+        survey_number=None,
+        kind="dissimilarity",
+        domain="nonnegative",
+        latex=r"\frac{4}{1 - \alpha^2} \sum_i \Big(\frac{1 - \alpha}{2} P_i + \frac{1 + "
+        r"\alpha}{2} Q_i - P_i^{(1 - \alpha)/2} Q_i^{(1 + \alpha)/2}\Big)",
+        # with c = (1 - alpha)/2 and r = (P - Q)/Q each term is Q (c r - powm1(r, c)): no
+        # cancellation of O(1) quantities near P = Q (the textbook term where P < Q / 2,
+        # where 1 + r would lose P's digits); alpha = -1 and 1 are the generalised
+        # KL divergences sum kl_elem (the limits)
+        strict=Rule(
+            {
+                "s": sum_(
+                    "where(alpha == -1, kl_elem(x, y), where(alpha == 1, kl_elem(y, x), "
+                    "where(y == 0, where(alpha > -1, (1 - alpha) / 2 * x, "
+                    "where(x == 0, 0, -inf)), "
+                    "where(x < y / 2, (1 - alpha) / 2 * x + (1 + alpha) / 2 * y "
+                    "- x ** ((1 - alpha) / 2) * y ** ((1 + alpha) / 2), "
+                    "y * ((1 - alpha) / 2 * div0(x - y, y) "
+                    "- powm1(div0(x - y, y), (1 - alpha) / 2))))))"
+                )
+            },
+            "where(alpha * alpha == 1, s, 4 * s / (1 - alpha * alpha))",
+        ),
+        params=(
+            Param(
+                "alpha",
+                0.0,
+                "order (-1: KL(P || Q), 0: twice squared chord, 1: KL(Q || P))",
+                special=(-1.0, 1.0),
+                test_values=(0.5, -0.5, 2.0, -3.0),
+            ),
+        ),
+        properties=Properties(
+            symmetric=always(
+                "D_alpha(P, Q) = D_-alpha(Q, P), so symmetric at alpha = 0 (2 sum (sqrt P - "
+                "sqrt Q)^2); P = (1, 0), Q = (1/2, 1/2) break it at alpha = 1/2",
+                ONEHOT_P,
+                (0.5, 0.5),
+                condition="alpha == 0",
+                alpha=0.5,
+            ),
+            nonnegative=always(
+                "each term is >= 0: weighted AM-GM for |alpha| < 1, its reverse (Bernoulli) "
+                "with a negative factor 4 / (1 - alpha^2) for |alpha| > 1, generalised KL at "
+                "alpha = +-1 (Amari & Nagaoka 2000, sec. 3.6)"
+            ),
+            identity=always("every term vanishes when P_i = Q_i"),
+            triangle=never("at alpha = 0 it is 2 squared chord: " + _KL_TRIANGLE, *TRIPLE),
+            metric=never("the triangle inequality fails", *TRIPLE),
+        ),
+        # disjoint supports: sum ((1 - alpha)/2 P + (1 + alpha)/2 Q) = 1
+        bounds=Bounds("0", "where(abs(alpha) < 1, 4 / (1 - alpha**2), inf)"),
+        aliases=(Alias("alpha_divergence"), Alias("amari")),
+        relations=(
+            Relation("2 * squared_chord(P, Q)", params={"alpha": 0.0}),
+            Relation("kullback_leibler(P, Q)", holds="pdf", params={"alpha": -1.0}),
+            Relation("kullback_leibler(Q, P)", holds="pdf", params={"alpha": 1.0}),
+            Relation("amari_alpha(Q, P, alpha=-0.5)", params={"alpha": 0.5}),
+        ),
+        notes="Amari's alpha-divergence in the convention of Amari & Nagaoka (2000): "
+        "alpha -> -1 gives the generalised KL sum (P ln(P/Q) - P + Q) = KL(P || Q) on pdfs, "
+        "alpha -> 1 gives KL(Q || P), alpha = 0 is 4 (1 - sum sqrt(PQ)) on pdfs = twice the "
+        "squared chord (Hellinger-type). Bounded by 4 / (1 - alpha^2) on pdfs for "
+        "|alpha| < 1, unbounded otherwise. Computed from relative differences (powm1), "
+        "accurate near P = Q.",
+        references=(
+            "Amari & Nagaoka 2000, Methods of Information Geometry, AMS, sec. 3.6 (eq. 3.80)",
+            "Cichocki & Amari 2010, Families of Alpha- Beta- and Gamma-Divergences, Entropy "
+            "12(6), eq. 5",
+        ),
+    ),
 ]
