@@ -163,6 +163,14 @@ def test_workers_load_kernels_from_the_disk_cache_and_release_the_gil(client):
     }
 
 
+def test_paired_on_the_cluster_is_bitwise_the_single_process_result(client):
+    m = _first(lambda m: not m.symmetric and m.params)
+    XA, XB = _data(m_rows=37, n_rows=37, seed=5)
+    got = dvd.paired(_chunked(XA, 10), _chunked(XB, 7), m, base=2.0).compute()
+    want = dv.paired(XA, XB, m, base=2.0)
+    assert got.tobytes() == want.tobytes()
+
+
 def test_errors_name_the_measure_and_the_block(client):
     XA, XB = _data()
     XB = XB.copy()
