@@ -223,6 +223,76 @@ def test_knn(benchmark, knn_data, measure, orient, impl):
     bm.assert_same(val, want_val, "float64", f"knn {measure} {impl}")
 
 
+# -- knn against a 15-line NumPy baseline (issue 13 item 13) --------------------------------
+#: (queries, rows, features, k) per size: the issue's 1,000 x 200,000 x 64 at full size
+BASELINE_SIZES = {
+    "tiny": (23, 300, 9, 5),
+    "short": (200, 20000, 64, 10),
+    "full": (1000, 200000, 64, 10),
+}
+
+
+def numpy_baseline_knn(measure: str) -> Callable[[np.ndarray, np.ndarray, int], tuple]:
+    """The baseline of issue 13: a transform of the database once (sqrt or log), one BLAS
+    product per block of queries, argpartition and a sort of the k (probability rows
+    without zeros, which the baseline assumes and our knn does not)."""
+
+    def search(Q: np.ndarray, DB: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        T = np.sqrt(DB) if measure == "hellinger" else np.log(DB)
+        rows = max(1, (256 << 20) // (8 * DB.shape[0]))
+        idx = np.empty((Q.shape[0], k), dtype=np.int64)
+        val = np.empty((Q.shape[0], k))
+        for s in range(0, Q.shape[0], rows):
+            q = Q[s : s + rows]
+            if measure == "hellinger":  # 2 sqrt(1 - sum sqrt(p q)) on pdfs
+                D = 2.0 * np.sqrt(np.maximum(1.0 - np.sqrt(q) @ T.T, 0.0))
+            else:  # sum p log p - p . log q
+                D = (q * np.log(q)).sum(axis=1)[:, None] - q @ T.T
+            part = np.argpartition(D, k - 1, axis=1)[:, :k]
+            order = np.argsort(np.take_along_axis(D, part, axis=1), axis=1)
+            idx[s : s + rows] = np.take_along_axis(part, order, axis=1)
+            val[s : s + rows] = np.take_along_axis(D, idx[s : s + rows], axis=1)
+        return idx, val
+
+    return search
+
+
+@pytest.fixture(scope="module")
+def baseline_data(size: str) -> dict[str, Any]:
+    q, rows, d, k = BASELINE_SIZES[size]
+    Q, DB = bm.make_data(q, rows, d, seed=bm.SEED + 2)["float64"]
+    return {"Q": Q, "DB": DB, "k": k}
+
+
+@pytest.mark.parametrize("impl", ["divergences.knn", "divergences.Index", "numpy-baseline"])
+@pytest.mark.parametrize("measure", ["hellinger", "kullback_leibler"])
+def test_knn_vs_numpy_baseline(benchmark, baseline_data, measure, impl):
+    """knn (and a prepared Index) beside the NumPy baseline, same data and run."""
+    Q, DB, k = baseline_data["Q"], baseline_data["DB"], baseline_data["k"]
+    if impl == "divergences.knn":
+        search = lambda Q, DB, k: dv.knn(Q, DB, k, measure)  # noqa: E731
+    elif impl == "divergences.Index":
+        index = dv.Index(DB, measure)
+        search = lambda Q, DB, k: index.search(Q, k)  # noqa: E731
+    else:
+        search = numpy_baseline_knn(measure)
+    p = _probe_rows(Q.shape[0])
+    idx, val = timed(
+        benchmark,
+        lambda: search(Q, DB, k),
+        lambda: search(Q[:p], DB, k),
+        Q.shape[0] / p,
+        group=f"knn vs baseline {measure} {Q.shape[0]}q x {DB.shape[0]} x {Q.shape[1]}",
+        work=float(Q.shape[0] * DB.shape[0] * Q.shape[1]),
+        measure=measure,
+        impl=impl,
+    )
+    want_idx, want_val = dv.knn(Q, DB, k, measure, method="direct")
+    same = np.mean(idx == want_idx)
+    assert same > 0.99, same  # the baseline's expanded form may swap near-ties
+    np.testing.assert_allclose(val, want_val, rtol=1e-6)
+
+
 # -- the machine's limits: GEMM GFLOP/s and memory bandwidth -------------------------------
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_gemm(benchmark, data, shape, dtype):

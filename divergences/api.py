@@ -197,8 +197,9 @@ def cdist(
         For the ``numba`` back end. ``factored``: measures whose terms expand into
         separable monomials c f(P_i) g(Q_i) (cosine, fidelity, KL = sum P log P - P . log Q,
         Pearson, Hellinger, squared Euclidean, ...; detected from the definition) run as
-        per-row terms plus BLAS matrix products, with the exact zero rules restored by
-        indicator products. Every pair carries a rounding-error bound, and pairs whose
+        per-row terms plus matrix products (each pair summed over k in order, so that a
+        value never depends on the other rows of the call), with the exact zero rules
+        restored by indicator products. Every pair carries a rounding-error bound, and pairs whose
         bound exceeds 2^-40 of the value (near P = Q, where the expansion cancels) are
         recomputed by the direct kernel, so the result keeps the direct kernel's accuracy.
         The Jensen-Shannon family (JS, Topsoe, Jensen difference, K divergence) adds one

@@ -38,10 +38,6 @@ FILE_FORMAT = "divergences.Index"
 FILE_VERSION = 1
 
 
-#: whether the factored kernels take a prepared database side
-PREPARED = False
-
-
 class IndexFileError(InputError):
     """A file that :meth:`Index.load` cannot read as an index (the message says why)."""
 
@@ -69,11 +65,11 @@ class Rows:
             raise InputError(f"{m.name}: method={opts.method!r} is not one of {METHODS}")
         self.factored = opts.backend == "numba" and use_factored(m, opts.zero, opts.method)
         self.prepared: Any = None
-        if self.factored and B.shape[0] and PREPARED:
+        if self.factored and B.shape[0]:
             from .kernels import factored
 
             self.prepared = factored.prepare_rows(
-                m, B, zero=opts.zero, eps=opts.eps, params=opts.params, side="y"
+                m, B, zero=opts.zero, eps=opts.eps, params=opts.params
             )
 
     @property
@@ -176,6 +172,7 @@ def search_rows(
                 del D, key
                 bar.update(e - s)
             have += n
+            del rows  # before the next block is read and prepared
     finally:
         bar.close()
     return indices, (np.negative(keys, out=keys) if similarity else keys)
@@ -314,6 +311,12 @@ class Index:
 
     Within ``r`` means ``value <= r`` for a dissimilarity and ``value >= r`` for a
     similarity (at least that similar); NaN values are never within.
+
+    The search is exact and brute force over blocks. Pruning with the triangle inequality
+    (pivots) for the catalog's metrics was measured and not kept: on 50,000 x 64
+    Dirichlet rows with 16 or 64 pivots and k = 10 the pivots' lower bound excluded
+    0-0.1 % of the rows for Hellinger and the Jensen-Shannon distance and 9-21 % for
+    Euclidean on sparse rows (alpha = 0.1), never enough to beat one blocked product.
 
     Examples
     --------

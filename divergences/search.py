@@ -207,9 +207,14 @@ def knn(
     Sorensen between all-zero rows) rank last, after every number: after ``+inf`` for a
     dissimilarity and after ``-inf`` for a similarity. So the result equals the first ``k``
     columns of a stable argsort of the full ``cdist`` matrix (of its negation for a
-    similarity), without ever holding that matrix: the work runs over the row blocks of
-    :func:`cdist_chunked`, and the peak memory is about one block of ``working_memory``
-    (plus the inputs and the ``m x k`` results).
+    similarity), without ever holding that matrix: the work runs over row blocks of
+    ``working_memory`` MiB, with XB's side of the computation (for the factored forms its
+    transforms such as ``sqrt XB`` or ``log XB``, per-row sums and zero masks) prepared
+    once, as :class:`~divergences.Index` does. A memory-mapped XB, or one that is not
+    float64, is read, converted and prepared a block of about ``working_memory`` MiB at a
+    time and never copied whole. The peak memory is then a few ``working_memory`` (a block
+    of results, a block of XB as float64 and its prepared terms) plus XA and the ``m x k``
+    results; a float64 XB in memory is used as it is, with its prepared terms beside it.
 
     Parameters
     ----------

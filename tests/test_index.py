@@ -226,3 +226,33 @@ def test_knn_reads_a_float32_memmap_in_blocks_with_the_rows_of_xb_in_errors(tmp_
     mm.flush()
     with pytest.raises(dv.InputError, match=r"kullback_leibler: XB row 2345, column 3 is -1.0"):
         dv.knn(Q, mm, 2, "kl", working_memory=wm)
+
+
+def test_knn_peak_memory_on_a_float32_memmap_stays_near_working_memory(tmp_path):
+    """Issue 13 item 13: a float32 memmap XB is read, converted and prepared a block at a
+    time (it used to be copied whole to float64, and XB's transforms were recomputed for
+    every block of queries), so the peak is a few working_memory, not the database."""
+    import tracemalloc
+
+    n, d, wm = 1 << 18, 64, 4  # a 64 MiB float32 database, 128 MiB as float64
+    rng = np.random.default_rng(8)
+    mm = np.lib.format.open_memmap(tmp_path / "db.npy", mode="w+", dtype=np.float32, shape=(n, d))
+    for s in range(0, n, 1 << 14):
+        mm[s : s + (1 << 14)] = rng.dirichlet(np.ones(d), size=1 << 14)
+    mm.flush()
+    Q = rng.dirichlet(np.ones(d), size=16)
+    dv.knn(Q[:2], np.asarray(mm[:100], dtype=np.float64), 3, "hellinger")  # compile first
+    del mm
+    db = np.load(tmp_path / "db.npy", mmap_mode="r")
+    tracemalloc.start()
+    try:
+        idx, val = dv.knn(Q, db, 5, "hellinger", working_memory=wm)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    # measured 33 MiB: about two blocks of XB (float64 and its prepared terms) and the
+    # queries' block; the float64 copy of XB alone was 128 MiB
+    assert peak < 12 * wm * 2**20, peak / 2**20
+    full = dv.cdist(Q, np.asarray(db, dtype=np.float64), "hellinger")
+    np.testing.assert_array_equal(idx, np.argsort(full, axis=1, kind="stable")[:, :5])
+    np.testing.assert_array_equal(val, np.take_along_axis(full, idx, axis=1))

@@ -8,11 +8,25 @@ No module keeps state between calls: :func:`cdist_stats` returns what a call rec
 
 An accumulator whose term expands into a sum of separable monomials
 ``c * f(x) * g(y)`` sums to per-row sums of ``f(XA)``, per-row sums of ``g(XB)`` and matrix
-products ``f(XA) @ g(XB).T`` (BLAS); the measure's finalize then runs vectorised. Nothing is
+products ``f(XA) @ g(XB).T``; the measure's finalize then runs vectorised. Nothing is
 listed by hand: the expansion is derived from the definition's expression (see
 :func:`expand`). Terms that are literally ``f(x) * g(y)`` or one-sided (cosine, inner
 product, fidelity, ...) are *plain*: they sum the same products as the direct kernel, in
 another order, and run as before.
+
+A pair's value is a function of the pair alone
+------------------------------------------------
+Every product is summed pair by pair over k = 0..d-1 in order by the direct kernel of the
+inner product (:func:`.assembly.dot`), not by BLAS, whose blocking and edge kernels follow
+the shapes (identical rows got values 1 ulp apart; 24 measures changed a row's values with
+the other rows of the call); per-row sums are per row; the error bound of a pair is made of
+its own terms (``sum |terms|`` as one more product where the terms' signs are mixed, the
+|corrections| at its own zeros); and the guard's recomputation writes only the pairs it
+rejects, with the direct cdist kernel (whose values do not depend on the call either). So
+``cdist(Q[:7], DB) == cdist(Q, DB)[:7]`` and identical rows give identical values. The XB
+side (factor matrices, sums, zero masks and corrections) can be prepared once
+(:func:`prepare_rows`) and used by any number of calls (:func:`cdist_prepared`): the
+database of :class:`divergences.Index` and of ``knn``.
 
 Expansion
 ---------
@@ -66,7 +80,7 @@ factored form (benchmarks, tests).
 """
 
 from .bounds import gamma
-from .driver import REL_TOL, Stats, cdist, cdist_stats
+from .driver import REL_TOL, Prepared, Stats, cdist, cdist_prepared, cdist_stats, prepare_rows
 from .expansion import TEMPLATES, Mono, NotSeparableError, Split, expand
 from .planning import Expanded, Plan, factorable, plan
 
@@ -77,12 +91,15 @@ __all__ = [
     "Mono",
     "NotSeparableError",
     "Plan",
+    "Prepared",
     "Split",
     "Stats",
     "cdist",
+    "cdist_prepared",
     "cdist_stats",
     "expand",
     "factorable",
     "gamma",
     "plan",
+    "prepare_rows",
 ]
