@@ -7,6 +7,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
+from . import edges
 from .kernels.reference import evaluate_rows
 from .registry import AliasedMeasure, resolve
 from .spec import Measure
@@ -32,6 +33,8 @@ def _prepare(
     ndims: tuple[int, ...],
 ) -> tuple[Measure, Any, list[Any], str, float, dict[str, float], str]:
     m, opts = _options(measure, options)
+    m, opts = _limit(m, opts)
+    domain = opts.pop("_domain", None)
     zero = opts.pop("zero", "strict")
     epsilon = opts.pop("epsilon", 1e-5)
     normalize = bool(opts.pop("normalize", False))
@@ -54,6 +57,7 @@ def _prepare(
             normalize=normalize,
             ndims=ndims,
             keep_float32=backend == "cupy",
+            domain=domain,
         )
         for arg, a in zip(arrays, raw, strict=True)
     ]
@@ -62,6 +66,18 @@ def _prepare(
         detail = " but ".join(f"{arg} has {k}" for arg, k in d.items())
         raise InputError(f"{m.name}: feature counts differ: {detail} columns")
     return m, xp, checked, zero, eps, params, backend
+
+
+def _limit(m: Measure, opts: dict[str, Any]) -> tuple[Measure, dict[str, Any]]:
+    """The measure a parameter's limit names when the caller passes ``inf`` for it
+    (``minkowski`` with ``p=inf`` is ``chebyshev``, as in scipy), with that parameter
+    dropped; else unchanged."""
+    for p in m.params:
+        v = opts.get(p.name)
+        if p.limit_inf and isinstance(v, (int, float)) and v == float("inf"):
+            rest = {k: val for k, val in opts.items() if k != p.name}
+            return resolve(p.limit_inf)[0], rest
+    return m, opts
 
 
 def _numba_available() -> bool:
@@ -137,16 +153,18 @@ def pair(
         ),
         ndims=(1,),
     )
+    Ps, Qs = edges.scale_inputs(m, [P, Q], xp)
     if backend == "numba":
         from .kernels import numba_cpu
 
-        out = numba_cpu.cdist(m, P, Q, zero=zero, eps=eps, params=params)[0, 0]
+        D = numba_cpu.cdist(m, Ps, Qs, zero=zero, eps=eps, params=params)
     elif backend == "cupy":
         from .kernels import cupy_gpu
 
-        out = cupy_gpu.cdist(m, P, Q, zero=zero, eps=eps, params=params)[0, 0]
+        D = cupy_gpu.cdist(m, Ps, Qs, zero=zero, eps=eps, params=params)
     else:
-        out = evaluate_rows(m, P, Q, zero=zero, eps=eps, params=params, xp=xp)[0, 0]
+        D = evaluate_rows(m, Ps, Qs, zero=zero, eps=eps, params=params, xp=xp)
+    out = edges.clamp(m, D, P, Q, zero=zero, params=params, xp=xp)[0, 0]
     return float(out) if isinstance(out, (np.ndarray, np.generic)) else out
 
 
@@ -162,6 +180,7 @@ def cdist(
     normalize: bool = _UNSET,
     check_finite: bool = _UNSET,
     backend: str = _UNSET,
+    out: Any = None,
     **params: Any,
 ) -> Any:
     r"""Evaluate ``measure`` for every row of ``XA`` against every row of ``XB``.
@@ -207,6 +226,9 @@ def cdist(
         of two. An error for measures without such a form (other logs of sums, min/abs of
         differences: Taneja, Manhattan, ...). ``direct``: the generated kernel.
         ``auto``: ``factored`` where available, else ``direct``.
+    out : numpy.ndarray, optional
+        A C-contiguous float64 array of shape (m, n) to write the result into and return
+        (scipy's contract; anything else is an :class:`InputError`, a ``ValueError``).
     **params
         Measure parameters: ``p`` (Minkowski order), ``base`` (log base of log
         measures; e by default).
@@ -247,7 +269,30 @@ def cdist(
         ),
         ndims=(1, 2),
     )
-    return compute(m, A, B, zero, eps, params, backend, method, same_input=XA is XB, xp=xp)
+    # one power-of-two factor for the call where only a common scale leaves the value
+    # unchanged (Jaccard, Dice, Kumar-Hassebrook; see divergences.edges)
+    SA, SB = edges.scale_inputs(m, [A, B], xp, kinds=("common",))
+    D = compute(m, SA, SB, zero, eps, params, backend, method, same_input=XA is XB, xp=xp)
+    return _into(out, D, m.name)
+
+
+def _into(out: Any, D: Any, name: str) -> Any:
+    """``D`` written into the caller's ``out`` (scipy's contract: a C-contiguous float64
+    NumPy array of D's shape, returned), or ``D`` itself without one."""
+    if out is None:
+        return D
+    if not isinstance(out, np.ndarray) or not isinstance(D, np.ndarray):
+        raise InputError(f"{name}: out= takes a NumPy array (for NumPy inputs)")
+    if out.dtype != np.float64 or out.shape != D.shape or not out.flags.c_contiguous:
+        raise InputError(
+            f"{name}: out must be a C-contiguous float64 array of shape {D.shape}; got "
+            f"{out.dtype} of shape {out.shape}"
+            + ("" if out.flags.c_contiguous else " (not C-contiguous)")
+        )
+    if not out.flags.writeable:
+        raise InputError(f"{name}: out is read-only")
+    out[...] = D
+    return out
 
 
 def compute(
@@ -268,6 +313,27 @@ def compute(
     block by block, so that the choice stays in one place)."""
     if method not in METHODS:
         raise InputError(f"{m.name}: method={method!r} is not one of {METHODS}")
+    # rows rescaled one by one (a value never depends on the other rows of the block);
+    # clamped to the bounds the mathematics gives (see divergences.edges)
+    SA, SB = edges.scale_inputs(m, [A, B], xp, kinds=("rows",))
+    D = _kernels(m, xp, SA, SB, zero, eps, params, backend, method, same_input=same_input)
+    return edges.clamp(m, D, A, B, zero=zero, params=params, xp=xp)
+
+
+def _kernels(
+    m: Measure,
+    xp: Any,
+    A: Any,
+    B: Any,
+    zero: str,
+    eps: float,
+    params: dict[str, float],
+    backend: str,
+    method: str,
+    *,
+    same_input: bool,
+) -> Any:
+    """The raw values of :func:`cdist` (inputs validated and scaled)."""
     if backend == "numba":
         from .kernels import factored, numba_cpu
 
@@ -310,13 +376,14 @@ def pdist(
     normalize: bool = _UNSET,
     check_finite: bool = _UNSET,
     backend: str = _UNSET,
+    out: Any = None,
     **params: Any,
 ) -> Any:
     """Condensed pairwise values of a symmetric measure among the rows of ``X``.
 
     The layout is scipy's: for ``i < j`` the value ``measure(X[i], X[j])`` sits at
     ``m * i + j - ((i + 2) * (i + 1)) // 2``; ``scipy.spatial.distance.squareform``
-    expands it. Options as in :func:`cdist`.
+    expands it. Options (and ``out``, of shape (m (m - 1) / 2,)) as in :func:`cdist`.
 
     Raises
     ------
@@ -351,19 +418,37 @@ def pdist(
             f"{m.name} is not symmetric{mode}, so a condensed matrix would lose half of it; "
             f"use cdist(X, X, {m.name!r}) for the full matrix"
         )
+    (S,) = edges.scale_inputs(m, [A], xp)
+    D = _pdist(m, xp, A, S, zero, eps, params, backend)
+    return _into(out, D, m.name)
+
+
+def _pdist(
+    m: Measure,
+    xp: Any,
+    A: Any,
+    S: Any,
+    zero: str,
+    eps: float,
+    params: dict[str, float],
+    backend: str,
+) -> Any:
+    """The condensed values of :func:`pdist` (``S``: ``A`` rescaled), clamped."""
     if backend == "numba":
         from .kernels import numba_cpu
 
-        return numba_cpu.pdist(m, A, zero=zero, eps=eps, params=params)
-    if backend == "cupy":
+        D = numba_cpu.pdist(m, S, zero=zero, eps=eps, params=params)
+    elif backend == "cupy":
         from .kernels import cupy_gpu
 
-        return cupy_gpu.pdist(m, A, zero=zero, eps=eps, params=params)
-    n = A.shape[0]
-    D = evaluate_rows(m, A, A, zero=zero, eps=eps, params=params, xp=xp)
-    iu = np.flatnonzero(np.triu(np.ones((n, n), dtype=bool), k=1))
-    flat = xp.reshape(D, (-1,))
-    return xp.take(flat, xp.asarray(iu, device=array_device(D)), axis=0)
+        D = cupy_gpu.pdist(m, S, zero=zero, eps=eps, params=params)
+    else:
+        n = S.shape[0]
+        full = evaluate_rows(m, S, S, zero=zero, eps=eps, params=params, xp=xp)
+        iu = np.flatnonzero(np.triu(np.ones((n, n), dtype=bool), k=1))
+        flat = xp.reshape(full, (-1,))
+        D = xp.take(flat, xp.asarray(iu, device=array_device(full)), axis=0)
+    return edges.clamp(m, D, A, A, zero=zero, params=params, xp=xp, condensed=True)
 
 
 def array_device(a: Any) -> Any:

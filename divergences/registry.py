@@ -138,6 +138,8 @@ def get(name: str | Measure | AliasedMeasure) -> Measure | AliasedMeasure:
     if alias is None or alias.namespace is None:
         return m
     defaults = {**NAMESPACE_DEFAULTS.get(alias.namespace, {}), **alias.defaults}
+    if alias.domain is not None and alias.domain != m.domain:
+        defaults["_domain"] = alias.domain  # read by the API's input checks, never a keyword
     return AliasedMeasure(m, alias.name, defaults) if defaults else m
 
 

@@ -94,6 +94,10 @@ class Param:
     ----------
     name : str
         Keyword name (``p`` for Minkowski's order, ``base`` for log bases, ``alpha``).
+    limit_inf : str
+        The measure this one tends to as the parameter grows without bound (``chebyshev``
+        for Minkowski's ``p``): passing ``inf`` computes that measure (scipy's
+        ``minkowski(p=inf)``).
     default : float
         Value used when the caller does not pass one.
     doc : str
@@ -130,6 +134,7 @@ class Param:
     special: tuple[float, ...] = ()
     test_values: tuple[float, ...] = ()
     named: tuple[tuple[str, float], ...] = ()
+    limit_inf: str = ""
 
     def domain_text(self) -> str:
         """Human-readable domain, e.g. ``p > 0``, ``0 <= alpha <= 1`` or ``base != 1``."""
@@ -195,7 +200,14 @@ def param_grid(params: tuple[Param, ...]) -> list[dict[str, float]]:
 
 def P_ORDER(default: float = 2.0) -> Param:  # noqa: N802 - reads like a constant
     """Minkowski's order ``p`` (tests run at 1/2, 1, 3/2, 2 and 3)."""
-    return Param("p", default, "order of the norm", low=0.0, test_values=(1.0, 1.5, 3.0, 0.5))
+    return Param(
+        "p",
+        default,
+        "order of the norm",
+        low=0.0,
+        test_values=(1.0, 1.5, 3.0, 0.5),
+        limit_inf="chebyshev",
+    )
 
 
 BASE = Param(
@@ -364,11 +376,15 @@ class Bounds:
     """Range of the measure on probability vectors of dimension ``d``.
 
     ``low`` and ``high`` are expressions in ``d`` and the parameters
-    (``inf`` for unbounded).
+    (``inf`` for unbounded). ``anywhere`` is the (low, high) range on every input of
+    the measure's domain, where it is known and differs from ``[0, inf]`` (which the
+    ``nonnegative`` claim already implies when it always holds); results are clamped
+    to these ranges (see :mod:`divergences.edges`).
     """
 
     low: str
     high: str
+    anywhere: tuple[str, str] | None = None
 
     def evaluate(self, d: int, params: dict[str, float]) -> tuple[float, float]:
         """Numeric (low, high) for dimension ``d``."""
@@ -413,11 +429,15 @@ class Alias:
 
     A namespaced alias (``scipy:...``, ``philentropy:...``) reproduces that
     library's values; ``defaults`` are the call options it implies
-    (``philentropy:`` implies ``zero="epsilon"``).
+    (``philentropy:`` implies ``zero="epsilon"``). ``domain`` widens the inputs the
+    alias accepts where that library computes values beyond the measure's domain
+    (``scipy:braycurtis`` takes negative entries); the definition must then give that
+    library's value there (it is the same value on the measure's own domain).
     """
 
     name: str
     defaults: dict[str, Any] = field(default_factory=dict)
+    domain: Domain | None = None
 
     @property
     def namespace(self) -> str | None:
@@ -599,7 +619,7 @@ def _check_measure(m: Measure) -> None:
             check_expression(rule.finalize, set(rule.accumulators) | {"d", "eps"} | pnames)
         except ValueError as e:
             fail(f"finalize: {e}")
-    for b in (m.bounds.low, m.bounds.high):
+    for b in (m.bounds.low, m.bounds.high, *(m.bounds.anywhere or ())):
         try:
             check_expression(b, {"d"} | pnames)
         except ValueError as e:

@@ -20,6 +20,11 @@ class InputError(ValueError):
     """Bad input to a measure: the message names the measure, argument and row/column."""
 
 
+class UnknownParameterError(InputError, TypeError):
+    """A keyword the measure does not take (``p=`` to cosine, scipy's ``V=``): also a
+    ``TypeError``, as Python (and scipy) raise for an unexpected keyword argument."""
+
+
 ZERO_MODES = ("strict", "epsilon")
 
 
@@ -142,6 +147,7 @@ def check_array(
     normalize: bool,
     ndims: tuple[int, ...] = (1, 2),
     keep_float32: bool = False,
+    domain: str | None = None,
 ) -> Any:
     """Validate one input and return it as a 2-D float64 array (or float32, see below).
 
@@ -162,6 +168,8 @@ def check_array(
     keep_float32 : bool
         Return float32 input as float32 (for kernels that load float32 and accumulate in
         float64); ``normalize`` still converts to float64 first.
+    domain : {"real", "nonnegative"}, optional
+        The inputs accepted, where a namespaced alias widens the measure's domain.
 
     Returns
     -------
@@ -195,7 +203,7 @@ def check_array(
                 f"{name}: {_where_text(arg, i, ndim)} is {v}; inputs must be finite "
                 "(pass check_finite=False to skip this check)"
             )
-    if measure.domain == "nonnegative" and X2.shape[0]:
+    if (domain or measure.domain) == "nonnegative" and X2.shape[0]:
         neg = X2 < 0
         if bool(xp.any(neg)):
             i = _first(xp, neg)
@@ -231,7 +239,7 @@ def check_options(
     unknown = sorted(set(params) - set(known))
     if unknown:
         accepted = ", ".join(known) or "none"
-        raise InputError(
+        raise UnknownParameterError(
             f"{measure.name}: unknown parameter(s) {', '.join(unknown)} "
             f"(this measure's parameters: {accepted})"
         )

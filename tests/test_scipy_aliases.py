@@ -142,3 +142,108 @@ def test_pair_matches_scipy_scalar_function(name):
             want = f(a, b, **kw)
             got = dv.get("scipy:" + name)(a, b, **kw)
             assert got == pytest.approx(want, rel=RTOL, abs=0), (name, kw)
+
+
+# -- issue 13, item 16: what scipy's own tests/test_distance.py asks of these names ----------
+#: per-pair values printed in scipy's test file (scipy/spatial/distance/tests/
+#: test_distance.py at scipy commit 3dbf660a919b1479cdf30d533176053b428d08d3: TestSomeDistanceFunctions
+#: test_minkowski/test_euclidean/test_sqeuclidean/test_cosine on x = [1, 2, 3],
+#: y = [1, 1, 5]; test_canberra, test_braycurtis (ticket #1430), test_euclideans
+#: (ticket #1328), test_jensenshannon)
+SCIPY_TEST_VALUES = [
+    ("minkowski", [1.0, 2.0, 3.0], [1.0, 1.0, 5.0], {"p": 1}, 3.0),
+    ("minkowski", [1.0, 2.0, 3.0], [1.0, 1.0, 5.0], {"p": 1.5}, (1.0 + 2.0**1.5) ** (2.0 / 3)),
+    ("minkowski", [1.0, 2.0, 3.0], [1.0, 1.0, 5.0], {"p": 2}, 5.0**0.5),
+    ("minkowski", [1.0, 2.0, 3.0], [1.0, 1.0, 5.0], {"p": 0.25}, (1.0 + 2.0**0.25) ** 4),
+    ("euclidean", [1.0, 2.0, 3.0], [1.0, 1.0, 5.0], {}, math.sqrt(5.0)),
+    ("sqeuclidean", [1.0, 2.0, 3.0], [1.0, 1.0, 5.0], {}, 5.0),
+    ("cosine", [1.0, 2.0, 3.0], [1.0, 1.0, 5.0], {}, 1.0 - 18.0 / (math.sqrt(14) * math.sqrt(27))),
+    ("canberra", [1, 2, 3], [2, 4, 6], {}, 1.0),
+    ("canberra", [1, 1, 0, 0], [1, 0, 1, 0], {}, 2.0),
+    ("braycurtis", [1, 2, 3], [2, 4, 6], {}, 1.0 / 3),
+    ("braycurtis", [1, 1, 0, 0], [1, 0, 1, 0], {}, 0.5),
+    ("sqeuclidean", [1, 1, 1], [0, 0, 0], {}, 3.0),
+    ("euclidean", [1, 1, 1], [0, 0, 0], {}, math.sqrt(3)),
+    ("jensenshannon", [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], {"base": 2.0}, 1.0),
+    ("jensenshannon", [1.0, 0.0], [0.5, 0.5], {}, 0.46450140402245893),
+    ("jensenshannon", [1.0, 0.0, 0.0], [1.0, 0.0, 0.0], {}, 0.0),
+]
+
+
+@pytest.mark.parametrize(("name", "u", "v", "kw", "want"), SCIPY_TEST_VALUES)
+def test_scipy_test_file_values(name, u, v, kw, want):
+    assert dv.get("scipy:" + name)(u, v, **kw) == pytest.approx(want, rel=1e-12, abs=1e-15)
+    got = dv.cdist(np.array([u], float), np.array([v], float), "scipy:" + name, **kw)
+    assert got[0, 0] == pytest.approx(want, rel=1e-12, abs=1e-15)
+
+
+WIDENED = sorted(
+    a.name.split(":", 1)[1]
+    for m in dv.measures()
+    for a in m.aliases
+    if a.namespace == "scipy" and a.domain is not None
+)
+
+
+def test_widened_aliases_are_those_scipy_computes_on_negatives():
+    assert WIDENED == ["braycurtis", "canberra"]
+
+
+@pytest.mark.parametrize("name", WIDENED)
+def test_negative_entries_give_scipys_values(name):
+    """scipy computes these on any reals (its test suite feeds them signed integers); the
+    scipy: alias does too, the bare name keeps Cha's non-negative domain."""
+    rng = np.random.default_rng(3)
+    XA = rng.integers(-5, 6, (7, 6)).astype(float)
+    XB = rng.integers(-5, 6, (5, 6)).astype(float)
+    XA[0, :] = XB[0, :] = 0.0
+    XA[0, 0] = XB[0, 0] = 1.0
+    np.testing.assert_allclose(dv.cdist(XA, XB, "scipy:" + name), ssd.cdist(XA, XB, name), rtol=RTOL)
+    np.testing.assert_allclose(dv.pdist(XA, "scipy:" + name), ssd.pdist(XA, name), rtol=RTOL)
+    with pytest.raises(dv.InputError, match="non-negative"):
+        dv.cdist(XA, XB, ALIASES[name].name)
+
+
+def test_minkowski_p_inf_is_chebyshev():
+    X, Y = DATA["positive"]
+    want = ssd.cdist(X, Y, "minkowski", p=np.inf)
+    np.testing.assert_allclose(dv.cdist(X, Y, "scipy:minkowski", p=np.inf), want, rtol=RTOL)
+    np.testing.assert_allclose(dv.pdist(X, "minkowski", p=math.inf), ssd.pdist(X, "chebyshev"))
+
+
+def test_unknown_keywords_raise_type_error_as_scipy_does():
+    X, _ = DATA["positive"]
+    for name, kw in (("cosine", {"p": 2.0}), ("euclidean", {"V": 1.0}), ("cityblock", {"VI": 1.0})):
+        with pytest.raises(TypeError):
+            ssd.cdist(X, X, name, **kw)
+        with pytest.raises(TypeError, match="unknown parameter"):
+            dv.cdist(X, X, "scipy:" + name, **kw)
+        with pytest.raises(dv.InputError):  # still an InputError (a ValueError) too
+            dv.pdist(X, "scipy:" + name, **kw)
+
+
+def test_out_follows_scipys_contract():
+    """scipy's test_cdist_out / test_pdist_out: the result is written into out and out is
+    returned; a wrong shape, a non-C-contiguous or a non-float64 out is a ValueError."""
+    XA, XB = DATA["positive"]
+    m, n = len(XA), len(XB)
+    out = np.empty((m, n))
+    got = dv.cdist(XA, XB, "scipy:minkowski", p=1.23, out=out)
+    assert got is out
+    np.testing.assert_allclose(out, ssd.cdist(XA, XB, "minkowski", p=1.23), rtol=RTOL)
+    bad = [
+        np.empty((m - 1, n + 1)),
+        np.empty((2 * m, 2 * n))[::2, ::2],
+        np.empty((m, n), order="F"),
+        np.empty((m, n), dtype=np.int64),
+    ]
+    for o in bad:
+        with pytest.raises(ValueError):
+            dv.cdist(XA, XB, "scipy:cityblock", out=o)
+    size = m * (m - 1) // 2
+    out = np.empty(size)
+    assert dv.pdist(XA, "scipy:cosine", out=out) is out
+    np.testing.assert_allclose(out, ssd.pdist(XA, "cosine"), rtol=1e-12)
+    for o in (np.empty(size + 3), np.empty(2 * size)[::2], np.empty(size, dtype=np.int64)):
+        with pytest.raises(ValueError):
+            dv.pdist(XA, "scipy:cosine", out=o)

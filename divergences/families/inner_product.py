@@ -108,7 +108,8 @@ MEASURES = [
             triangle=SIMILARITY_TRIANGLE,
             metric=SIMILARITY_METRIC,
         ),
-        bounds=Bounds("0", "1"),
+        # Cauchy-Schwarz on any real vectors
+        bounds=Bounds("0", "1", anywhere=("-1", "1")),
         aliases=(Alias("cosine_similarity"), Alias("philentropy:cosine")),
         relations=(Relation("1 - cosine_distance(P, Q)"),),
         zeros=_ALL_ZERO_NAN + " (philentropy too)",
@@ -136,7 +137,8 @@ MEASURES = [
                 (0.0, 1.0),
             ),
         ),
-        bounds=Bounds("0", "1"),
+        # Cauchy-Schwarz on any real vectors (scipy clamps to the same range)
+        bounds=Bounds("0", "1", anywhere=("0", "2")),
         aliases=(Alias("scipy:cosine"),),
         zeros=_ALL_ZERO_NAN,
         notes="Not a survey row: 1 - cosine, scipy's `cosine`.",

@@ -28,7 +28,8 @@ MEASURES = [
         kind="dissimilarity",
         domain="nonnegative",
         latex=r"\frac{\sum_i |P_i - Q_i|}{\sum_i (P_i + Q_i)}",
-        strict=Rule({"num": sum_("abs(x - y)"), "den": sum_("x + y")}, "num / den"),
+        # abs(x + y): x + y on the measure's domain, scipy's braycurtis on any reals
+        strict=Rule({"num": sum_("abs(x - y)"), "den": sum_("abs(x + y)")}, "num / den"),
         properties=Properties(
             symmetric=TERMWISE_SYMMETRIC,
             nonnegative=NONNEG_TERMS,
@@ -44,7 +45,7 @@ MEASURES = [
         aliases=(
             Alias("bray_curtis"),
             Alias("braycurtis"),
-            Alias("scipy:braycurtis"),
+            Alias("scipy:braycurtis", domain="real"),
             Alias("philentropy:sorensen"),
         ),
         relations=(Relation("czekanowski(P, Q)"), Relation("manhattan(P, Q) / 2", "pdf")),
@@ -130,7 +131,8 @@ MEASURES = [
         kind="dissimilarity",
         domain="nonnegative",
         latex=r"\sum_i \frac{|P_i - Q_i|}{P_i + Q_i}",
-        strict=Rule({"s": sum_("div0(abs(x - y), x + y)")}, "s"),
+        # abs(x) + abs(y): x + y on the measure's domain, scipy's canberra on any reals
+        strict=Rule({"s": sum_("div0(abs(x - y), abs(x) + abs(y))")}, "s"),
         properties=Properties(
             symmetric=TERMWISE_SYMMETRIC,
             nonnegative=NONNEG_TERMS,
@@ -142,7 +144,7 @@ MEASURES = [
             metric=always("a sum of per-coordinate metrics"),
         ),
         bounds=Bounds("0", "d"),
-        aliases=(Alias("scipy:canberra"), Alias("philentropy:canberra")),
+        aliases=(Alias("scipy:canberra", domain="real"), Alias("philentropy:canberra")),
         zeros="a coordinate with P_i = Q_i = 0 contributes 0 (0/0 terms vanish)",
     ),
     Measure(
