@@ -46,6 +46,8 @@ def _prepare(
         )
     zero, eps, params = check_options(m, zero, epsilon, opts)
     xp, raw = namespace(arrays, measure=m.name)
+    if not normalize:
+        _warn_counts(m, arrays, raw, xp)
     backend = _choose_backend(m, backend, xp, single_pair=ndims == (1,))
     checked = [
         check_array(
@@ -66,6 +68,36 @@ def _prepare(
         detail = " but ".join(f"{arg} has {k}" for arg, k in d.items())
         raise InputError(f"{m.name}: feature counts differ: {detail} columns")
     return m, xp, checked, zero, eps, params, backend
+
+
+class CountsWarning(UserWarning):
+    """Integer counts passed to a measure whose properties hold on probability vectors."""
+
+
+def _defined_on_pdfs(m: Measure) -> bool:
+    """Whether some claim of ``m`` holds on probability vectors only (its registry record)."""
+    return any(c.holds == "pdf" for _, c in m.properties.items())
+
+
+def _warn_counts(m: Measure, arrays: dict[str, Any], raw: list[Any], xp: Any) -> None:
+    """Warn (never silently normalise) when integer rows that do not sum to 1 reach a
+    measure defined on pdfs: KL of raw counts is not KL of their distributions."""
+    if not _defined_on_pdfs(m):
+        return
+    for arg, a in zip(arrays, raw, strict=True):
+        if not (xp.isdtype(a.dtype, "integral") and a.ndim in (1, 2) and a.shape[-1]):
+            continue
+        if bool(xp.any(xp.sum(a, axis=-1) != 1)):
+            import warnings
+
+            warnings.warn(
+                f"{m.name}: {arg} holds integer counts whose rows do not sum to 1, but "
+                f"{m.name}'s properties hold on probability vectors; pass normalize=True to "
+                "divide each row by its sum (nothing is normalised silently)",
+                CountsWarning,
+                stacklevel=4,
+            )
+            return
 
 
 def _limit(m: Measure, opts: dict[str, Any]) -> tuple[Measure, dict[str, Any]]:

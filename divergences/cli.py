@@ -99,14 +99,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
     if not selected:
         print("no measure matches these filters", file=sys.stderr)
         return 0
-    header = ("no.", "name", "kind", "symmetric", "metric", "family")
+    header = ("no.", "name", "kind", "symmetric", "metric", "bounds (pdfs)", "family")
     rows = [
         (
             catalog.number_text(m),
             m.name,
             m.kind,
-            m.properties.symmetric.holds,
-            m.properties.metric.holds,
+            _claim_text(m.properties.symmetric),
+            _claim_text(m.properties.metric),
+            _bounds_text(m),
             m.family,
         )
         for m in selected
@@ -119,6 +120,17 @@ def _cmd_list(args: argparse.Namespace) -> int:
         )
         print(line.rstrip())
     return 0
+
+
+def _claim_text(claim: Any) -> str:
+    """``always``/``pdf``/``never``, with the condition on the parameters where there is one
+    (Minkowski is a metric only for p >= 1)."""
+    return f"{claim.holds} if {claim.condition}" if claim.condition else claim.holds
+
+
+def _bounds_text(m: Any) -> str:
+    """The range on probability vectors, e.g. ``[0, 2]`` or ``[0, sqrt(d)]``."""
+    return f"[{m.bounds.low}, {m.bounds.high}]"
 
 
 # -- show -------------------------------------------------------------------
@@ -254,12 +266,40 @@ def _read(path: str) -> Any:
                     path, delimiter=_READERS[ext], ndmin=2, dtype=np.float64, encoding="utf-8-sig"
                 )
     except (OSError, ValueError, EOFError) as e:
+        header = _header_row(path, ext) if isinstance(e, ValueError) else None
+        if header is not None:
+            raise CommandError(
+                f"cannot read {path}: its first line looks like a header row ({header}), "
+                "not numbers; remove that line (for example `tail -n +2 FILE > rows.csv`)"
+            ) from None
         raise CommandError(f"cannot read {path}: {_one_line(str(e))}") from None
     if not isinstance(data, np.ndarray):
         raise CommandError(f"cannot read {path}: not a single array")
     if data.size == 0:
         raise CommandError(f"{path} holds no numbers")
     return data
+
+
+def _header_row(path: str, ext: str) -> str | None:
+    """The first line of a delimited file when it is text over numeric rows, else None."""
+    if ext not in _READERS or ext == ".npy":
+        return None
+
+    def numeric(line: str) -> bool:
+        try:
+            [float(f) for f in line.strip().split(_READERS[ext]) if f.strip()]
+        except ValueError:
+            return False
+        return bool(line.strip())
+
+    try:
+        with open(path, encoding="utf-8-sig") as f:
+            first, second = f.readline(), f.readline()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if numeric(first) or not numeric(second):
+        return None
+    return _one_line(first.strip())[:60]
 
 
 def _format_value(v: float) -> str:
@@ -539,7 +579,8 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
         catalog.write(path)
     except OSError as e:
         raise CommandError(f"cannot write {path}: {_one_line(str(e))}") from None
-    print(f"wrote {path} ({len(measures())} measures)")
+    # the full path: without -o the file lands in the current folder, wherever that is
+    print(f"wrote {os.path.abspath(path)} ({len(measures())} measures)")
     return 0
 
 

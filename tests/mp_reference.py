@@ -244,6 +244,11 @@ def hellinger(P: Vec, Q: Vec) -> mpf:
     return mpmath.sqrt(2 * squared_chord(P, Q))
 
 
+def hellinger_statistics(P: Vec, Q: Vec) -> mpf:
+    # the statistics texts' convention: sqrt(1/2 sum (sqrt p - sqrt q)^2), in [0, 1]
+    return mpmath.sqrt(squared_chord(P, Q) / 2)
+
+
 def matusita(P: Vec, Q: Vec) -> mpf:
     return mpmath.sqrt(squared_chord(P, Q))
 
@@ -413,6 +418,7 @@ REFERENCE: dict[str, Callable[..., mpf]] = {
         fidelity,
         bhattacharyya,
         hellinger,
+        hellinger_statistics,
         matusita,
         squared_chord,
         squared_chord_similarity,

@@ -118,7 +118,7 @@ def test_list_metric_table_is_exactly_the_metrics(capsys):
     rc, out, _ = run(capsys, "list", "--metric")
     assert rc == 0
     header, *rows = out.splitlines()
-    assert header.split() == ["no.", "name", "kind", "symmetric", "metric", "family"]
+    assert header.split() == ["no.", "name", "kind", "symmetric", "metric", "bounds", "(pdfs)", "family"]
     assert [r.split()[1] for r in rows] == [m.name for m in dv.select(metric=True)]
     assert {r.split()[4] for r in rows} <= {"always", "pdf"}
     assert "kullback_leibler" not in out
@@ -135,6 +135,8 @@ def test_list_table_rows(capsys):
         "dissimilarity",
         "never",
         "never",
+        "[0,",
+        "inf]",
         "shannon",
     ]
     assert rows["jensen_shannon_distance"][0] == "extra"
@@ -546,3 +548,35 @@ def test_bench_subcommand_runs_the_short_benchmark_and_checks_agreement(capsys):
     out = capsys.readouterr().out
     assert "manhattan" in out and "kullback_leibler" in out and "scipy" in out
     assert main(["bench", "--measures", "nope", "--size", "tiny"]) != 0
+
+
+def test_catalog_says_where_it_wrote(tmp_path, monkeypatch, capsys):
+    """Issue 13, item 17: without -o the catalog lands in the current folder; the message
+    gives its full path."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["catalog"]) == 0
+    out = capsys.readouterr().out
+    assert str(tmp_path / "CATALOG.md") in out and (tmp_path / "CATALOG.md").exists()
+
+
+def test_list_shows_bounds_and_the_conditions_of_claims(capsys):
+    """Issue 13, item 17: each row shows the bounds on pdfs and a claim's condition on the
+    parameters (Minkowski is a metric only for p >= 1), from the registry."""
+    rc, out, _ = run(capsys, "list")
+    assert rc == 0
+    lines = {line.split()[1]: line for line in out.splitlines()[1:]}
+    for m in dv.measures():
+        assert f"[{m.bounds.low}, {m.bounds.high}]" in lines[m.name]
+        for claim in (m.properties.symmetric, m.properties.metric):
+            if claim.condition:
+                assert f"{claim.holds} if {claim.condition}" in lines[m.name]
+    assert "always if p >= 1" in lines["minkowski"]
+
+
+def test_a_csv_header_row_gets_a_clear_message(tmp_path, capsys):
+    """Issue 13, item 17: a header row is named as such, with what to do."""
+    f = tmp_path / "with_header.csv"
+    f.write_text("a,b,c\n0.2,0.3,0.5\n0.1,0.1,0.8\n")
+    rc, _, err = run(capsys, "compute", "kl", str(f))
+    assert rc != 0
+    assert "header row" in err and "a,b,c" in err and "tail -n +2" in err

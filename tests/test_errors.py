@@ -637,3 +637,26 @@ def test_lists_never_modified():
     dv.cdist(A, A, "kullback_leibler", normalize=True)
     dv.pdist(A, "jensen_shannon", normalize=True)
     assert A == keep
+
+
+def test_integer_counts_warn_for_measures_defined_on_pdfs():
+    """Issue 13, item 17: counts passed to a measure whose claims hold on pdfs only (from
+    the registry) warn and point to normalize=True; normalised input and measures whose
+    claims hold everywhere stay silent."""
+    import warnings
+
+    from divergences.api import CountsWarning
+
+    counts = np.array([[3, 1, 0], [1, 2, 5]])
+    for m in dv.measures():
+        on_pdfs = any(c.holds == "pdf" for _, c in m.properties.items())
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            dv.cdist(counts, counts, m, backend="numpy")
+        hits = [w for w in caught if issubclass(w.category, CountsWarning)]
+        assert bool(hits) == on_pdfs, m.name
+        if hits:
+            assert "normalize=True" in str(hits[0].message)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CountsWarning)
+        dv.cdist(counts, counts, "kullback_leibler", normalize=True, backend="numpy")

@@ -56,6 +56,7 @@ NEAR_IDENTICAL_REQUIRED = (
     "jeffreys",
     "lorentzian",
     "hellinger",
+    "hellinger_statistics",
     "matusita",
     "jaccard",
     "dice",

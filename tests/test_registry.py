@@ -176,3 +176,15 @@ def test_measure_records_expose_the_documented_fields():
             assert hasattr(m, attr)
     assert [p.name for p in dv.get("minkowski").params] == ["p"]
     assert [p.name for p in dv.get("kl").params] == ["base"]
+
+
+def test_names_users_type_resolve():
+    """Issue 13, item 17: `bhattacharyya_distance` is Bhattacharyya; `hellinger_distance` is
+    the statistics convention sqrt(1 - sum sqrt(PQ)) (by hand), half of Cha's Hellinger."""
+    import numpy as np
+
+    assert dv.get("bhattacharyya_distance") is dv.get("bhattacharyya")
+    P, Q = np.array([0.2, 0.3, 0.5]), np.array([0.6, 0.1, 0.3])
+    by_hand = np.sqrt(1.0 - np.sum(np.sqrt(P * Q)))
+    assert dv.get("hellinger_distance")(P, Q) == pytest.approx(by_hand, rel=1e-12)
+    assert dv.get("hellinger")(P, Q) == pytest.approx(2 * by_hand, rel=1e-12)

@@ -95,7 +95,7 @@ MEASURES = [
             ),
         ),
         bounds=Bounds("0", "inf"),
-        aliases=(Alias("philentropy:bhattacharyya"),),
+        aliases=(Alias("bhattacharyya_distance"), Alias("philentropy:bhattacharyya")),
         relations=(Relation("-log(fidelity(P, Q))"),),
         zeros="disjoint supports give inf; zero='epsilon' uses -ln(epsilon) there (philentropy)",
         embedding=EMB_BHATTACHARYYA,
@@ -126,6 +126,32 @@ MEASURES = [
         "from sum (sqrt P - sqrt Q)^2, stable near P = Q and defined off the simplex, where "
         "philentropy's 2 sqrt(1 - fidelity) can be nan.",
         embedding=EMB_HELLINGER,
+    ),
+    Measure(
+        name="hellinger_statistics",
+        title="Hellinger distance (statistics convention)",
+        family="fidelity",
+        survey_number=None,
+        kind="dissimilarity",
+        domain="nonnegative",
+        latex=r"\sqrt{\tfrac{1}{2} \sum_i (\sqrt{P_i} - \sqrt{Q_i})^2} \;(= \sqrt{1 - \sum_i \sqrt{P_i Q_i}} \text{ on pdfs})",
+        strict=Rule({"h": _H}, "sqrt(h / 2)"),
+        properties=Properties(
+            symmetric=TERMWISE_SYMMETRIC,
+            nonnegative=NONNEG_TERMS,
+            identity=ZERO_AT_EQUAL,
+            triangle=always("1 / sqrt 2 times a Euclidean distance: " + _SQRT_L2),
+            metric=always(_SQRT_L2),
+        ),
+        bounds=Bounds("0", "1"),
+        aliases=(Alias("hellinger_distance"),),
+        relations=(
+            Relation("hellinger(P, Q) / 2"),
+            Relation("sqrt(max(1 - fidelity(P, Q), 0))", "pdf"),
+        ),
+        notes="Not a survey row: the Hellinger distance of statistics texts, in [0, 1] on pdfs, "
+        "half of Cha's `hellinger` (DECISIONS.md keeps Cha's scaling for the bare name); "
+        "`hellinger_distance` names this one.",
     ),
     Measure(
         name="matusita",
