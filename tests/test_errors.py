@@ -20,7 +20,7 @@ NAMES = [m.name for m in MEASURES]
 NONNEG = [m for m in MEASURES if m.domain == "nonnegative"]
 REAL = [m for m in MEASURES if m.domain == "real"]
 SYMMETRIC = [m for m in MEASURES if m.symmetric]
-ASYMMETRIC = [m for m in MEASURES if not m.symmetric]
+ASYMMETRIC = [m for m in MEASURES if not m.is_symmetric()]  # at the default parameters
 
 
 def ids(ms):
