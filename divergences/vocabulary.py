@@ -169,7 +169,7 @@ def _sqrt_diff_sq(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
 
 def _powm1(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
     def powm1(r: Any, a: Any) -> Any:
-        return xp.where(a == 0, 0.0, xp.expm1(a * xp.log1p(r)))
+        return v["where"](a == 0, 0.0, xp.expm1(a * xp.log1p(r)))
 
     return powm1
 
@@ -243,6 +243,22 @@ def _mp_where(c: Any, a: Any, b: Any) -> Any:
     return a if c else b
 
 
+def _array_where(xp: Any, v: Any) -> Any:
+    """xp.where, also for a condition on parameters only (a Python bool: the branch is
+    chosen) and for two scalar branches (array-API namespaces refuse two scalars)."""
+
+    def where(c: Any, a: Any, b: Any) -> Any:
+        if isinstance(c, (bool, int, float)):
+            return a if c else b
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+            import array_api_compat
+
+            a = xp.full(c.shape, float(a), dtype=xp.float64, device=array_api_compat.device(c))
+        return xp.where(c, a, b)
+
+    return where
+
+
 # -- the table -------------------------------------------------------------------------------
 _ENTRIES = [
     Helper(
@@ -313,7 +329,7 @@ _ENTRIES = [
         "where", ("c", "a", "b"), "a where condition c holds, else b (only one is evaluated "
         "by the compiled back ends).",
         partials=("0", "where(c, 1, 0)", "where(c, 0, 1)"),
-        array=lambda xp, v: xp.where, numba="", cuda="", scalar=lambda c, a, b: a if c else b,
+        array=_array_where, numba="", cuda="", scalar=lambda c, a, b: a if c else b,
         mp=_mp_where,
     ),
     Helper(

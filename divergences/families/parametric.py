@@ -228,7 +228,7 @@ MEASURES: list[Measure] = [
                     "x * powm1(div0(x - y, y), lambda_)))))"
                 )
             },
-            "where(lambda_ * (lambda_ + 1) == 0, 2 * s, 2 * s / (lambda_ * (lambda_ + 1)))",
+            "2 * s / where(lambda_ * (lambda_ + 1) == 0, 1, lambda_ * (lambda_ + 1))",
         ),
         params=(
             Param(
@@ -320,7 +320,7 @@ MEASURES: list[Measure] = [
                     "- powm1(div0(x - y, y), (1 - alpha) / 2))))))"
                 )
             },
-            "where(alpha * alpha == 1, s, 4 * s / (1 - alpha * alpha))",
+            "4 * s / where(alpha * alpha == 1, 4, 1 - alpha * alpha)",
         ),
         params=(
             Param(
