@@ -11,20 +11,38 @@ import divergences as dv
 MEASURES = dv.measures()
 
 
-@pytest.mark.parametrize("m", MEASURES, ids=lambda m: m.name)
+def _sample():
+    """Per family: its first measure and its first with an epsilon rule (each metric compiles
+    its own wrapper, seconds apiece: the whole catalog would take minutes)."""
+    out: dict[str, object] = {}
+    for fam in dict.fromkeys(m.family for m in MEASURES):
+        members = [m for m in MEASURES if m.family == fam]
+        out[members[0].name] = members[0]
+        eps = [m for m in members if m.epsilon is not None]
+        if eps:
+            out[eps[0].name] = eps[0]
+    return list(out.values())
+
+
+def _params(m):
+    """A valid non-default value of every parameter (the Param's last test value)."""
+    return {p.name: (getattr(p, "test_values", ()) or (p.default,))[-1] for p in m.params}
+
+
+@pytest.mark.parametrize("m", _sample(), ids=lambda m: m.name)
 def test_numba_metric_equals_pair_in_both_zero_modes(m):
     rng = np.random.default_rng(0)
     X = rng.dirichlet(np.full(6, 0.5), 6)
     X[rng.random(X.shape) < 0.2] = 0.0
     X[0] = X[1]
-    params = {p.name: 2.0 if p.name == "base" else 3.0 for p in m.params}
+    params = _params(m)
     try:
         off = dv.ann.dissimilarity_offset(m, 6, **params) if m.kind == "similarity" else None
     except dv.InputError:
         with pytest.raises(dv.InputError, match="finite upper bound"):
             dv.numba_metric(m, **params)
         return
-    for zero in ("strict", "epsilon"):
+    for zero in ("strict", "epsilon") if m.epsilon is not None else ("strict",):
         f = dv.numba_metric(m, zero=zero, **params)
         for i in range(len(X)):
             for j in range(len(X)):
@@ -62,7 +80,9 @@ def test_nndescent_recall_against_exact_knn(name):
     X = rng.dirichlet(np.ones(64), n)
     Q = rng.dirichlet(np.ones(64), q)
     index = pynndescent.NNDescent(X, metric=dv.numba_metric(name), n_neighbors=30, random_state=0)
-    idx, dist = index.query(Q, k=k)
+    # epsilon: how far past the current k-th neighbour the graph search goes (default 0.1:
+    # recall 0.70 on these near-uniform rows; 0.3: 0.947, measured)
+    idx, dist = index.query(Q, k=k, epsilon=0.3)
     ref, _ = dv.knn(Q, X, k, name)
     assert _recall(idx, ref) >= 0.9
     # the distances it reports are the measure's (query first for KL? NNDescent calls

@@ -33,7 +33,7 @@ def test_claimed_embedding_reproduces_the_measure(m, zero):
     rng = np.random.default_rng(0)
     A, B = _rows(m, rng, 15), _rows(m, rng, 20)
     B[3] = A[2]  # an exact match
-    params = {p.name: 2.0 for p in m.params}
+    params = {p.name: (getattr(p, "test_values", ()) or (p.default,))[-1] for p in m.params}
     if zero == "epsilon" and m.epsilon is not None and m.embedding.back_epsilon is None:
         with pytest.raises(dv.InputError, match="strict"):
             dv.embedding(m, zero=zero, **params)

@@ -27,7 +27,7 @@ def test_flat_index_equals_exact_knn(m):
     X = _data(3000, 16, 0)
     X[[5, 9]] = X[2]  # duplicates: ties broken by the lower index
     Q = np.vstack([X[:20], _data(30, 16, 1)])
-    params = {p.name: 2.0 for p in m.params}
+    params = {p.name: (getattr(p, "test_values", ()) or (p.default,))[-1] for p in m.params}
     idx, val = Index(X, m, **params).search(Q, 10)
     ref_idx, ref_val = dv.knn(Q, X, 10, m, **params)
     np.testing.assert_array_equal(idx, ref_idx)
