@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 import array_api_compat
 import numpy as np
@@ -26,12 +26,47 @@ def _options(measure: MeasureLike, options: dict[str, Any]) -> tuple[Measure, di
     return m, merged
 
 
-def _prepare(
+class Call(NamedTuple):
+    """A validated call (see :func:`prepare`): a tuple in this order, so
+    ``m, xp, arrays, zero, eps, params, backend = prepare(...)``."""
+
+    measure: Measure
+    xp: Any
+    arrays: list[Any]
+    zero: str
+    eps: float
+    params: dict[str, float]
+    backend: str
+
+
+def prepare(
     measure: MeasureLike,
     arrays: dict[str, Any],
     options: dict[str, Any],
     ndims: tuple[int, ...],
-) -> tuple[Measure, Any, list[Any], str, float, dict[str, float], str]:
+) -> Call:
+    """Validate a call (the public internal interface of every computation: pair, cdist,
+    pdist, search, Index, paired): resolve the measure (alias defaults applied), check the
+    zero mode, epsilon and parameters, choose the back end, and check every array (named by
+    its argument in errors).
+
+    Parameters
+    ----------
+    measure : str, Measure or AliasedMeasure
+    arrays : dict
+        Argument name -> array (``{"XA": XA, "XB": XB}``).
+    options : dict
+        ``zero``, ``epsilon``, ``normalize``, ``check_finite``, ``backend`` and the
+        measure's parameters.
+    ndims : tuple of int
+        Accepted dimensions of the arrays.
+
+    Returns
+    -------
+    Call
+        The measure, the array namespace, the checked 2-D arrays, the zero mode, epsilon,
+        the checked parameters (defaults filled in) and the back end.
+    """
     m, opts = _options(measure, options)
     m, opts = _limit(m, opts)
     domain = opts.pop("_domain", None)
@@ -67,7 +102,7 @@ def _prepare(
     if len(set(d.values())) > 1:
         detail = " but ".join(f"{arg} has {k}" for arg, k in d.items())
         raise InputError(f"{m.name}: feature counts differ: {detail} columns")
-    return m, xp, checked, zero, eps, params, backend
+    return Call(m, xp, checked, zero, eps, params, backend)
 
 
 class CountsWarning(UserWarning):
@@ -172,7 +207,7 @@ def pair(
     With ``backend="auto"`` a single pair uses the reference implementation (nothing to
     compile). Returns a Python float for NumPy input and a 0-d array for other array types.
     """
-    m, xp, (P, Q), zero, eps, params, backend = _prepare(
+    m, xp, (P, Q), zero, eps, params, backend = prepare(
         measure,
         {"P": P, "Q": Q},
         dict(
@@ -288,7 +323,7 @@ def cdist(
     array([[0. , 0.6],
            [0.6, 0. ]])
     """
-    m, xp, (A, B), zero, eps, params, backend = _prepare(
+    m, xp, (A, B), zero, eps, params, backend = prepare(
         measure,
         {"XA": XA, "XB": XB},
         dict(
@@ -340,7 +375,7 @@ def compute(
     same_input: bool = False,
     xp: Any = np,
 ) -> Any:
-    """The kernel choice of :func:`cdist`, on inputs and options that :func:`_prepare`
+    """The kernel choice of :func:`cdist`, on inputs and options that :func:`prepare`
     validated (also what :mod:`divergences.search` and :class:`divergences.Index` call
     block by block, so that the choice stays in one place)."""
     if method not in METHODS:
@@ -429,7 +464,7 @@ def pdist(
     >>> dv.pdist([[1, 0], [0, 1], [0.5, 0.5]], "manhattan")
     array([2., 1., 1.])
     """
-    m, xp, (A,), zero, eps, params, backend = _prepare(
+    m, xp, (A,), zero, eps, params, backend = prepare(
         measure,
         {"X": X},
         dict(

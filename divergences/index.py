@@ -22,7 +22,7 @@ import array_api_compat
 import numpy as np
 
 from . import topk
-from .api import _UNSET, METHODS, MeasureLike, _prepare, compute, use_factored
+from .api import _UNSET, METHODS, MeasureLike, compute, prepare, use_factored
 from .registry import UnknownMeasureError, resolve
 from .spec import Measure
 from .validation import InputError
@@ -343,7 +343,7 @@ class Index:
         self._measure_arg = measure
         self._options = {k: v for k, v in options.items() if v is not _UNSET}
         self._method = method
-        m, xp, (B,), zero, eps, params, backend = _prepare(
+        m, xp, (B,), zero, eps, params, backend = prepare(
             measure, {"DB": DB}, dict(self._options), ndims=(2,)
         )
         if not array_api_compat.is_numpy_namespace(xp) or backend == "cupy":
@@ -389,7 +389,7 @@ class Index:
     # -- queries ---------------------------------------------------------------------------
     def _queries(self, Q: Any) -> np.ndarray:
         m = self.measure
-        _, xp, (A,), *_ = _prepare(self._measure_arg, {"Q": Q}, dict(self._options), ndims=(1, 2))
+        _, xp, (A,), *_ = prepare(self._measure_arg, {"Q": Q}, dict(self._options), ndims=(1, 2))
         if not array_api_compat.is_numpy_namespace(xp):
             raise InputError(f"{m.name}: Index searches NumPy arrays; Q is a {xp.__name__} array")
         d = self.shape[1]

@@ -29,7 +29,7 @@ def prepare_paired(
         raise InputError(
             f"{m.name}: paired inputs must have the same shape, got XA {sa} and XB {sb}"
         )
-    return api._prepare(measure, {"XA": XA, "XB": XB}, options, ndims=(1, 2))
+    return api.prepare(measure, {"XA": XA, "XB": XB}, options, ndims=(1, 2))
 
 
 def paired(

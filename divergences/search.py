@@ -20,7 +20,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from .api import METHODS, MeasureLike, _prepare, cdist
+from .api import METHODS, MeasureLike, cdist, prepare
 from .index import (
     DEFAULT_WORKING_MEMORY,
     Options,
@@ -59,7 +59,7 @@ def _plan(
 ) -> _Plan:
     options = dict(options)
     method = options.pop("method", "auto")
-    m, xp, (A, B), zero, eps, params, backend = _prepare(
+    m, xp, (A, B), zero, eps, params, backend = prepare(
         measure, {"XA": XA, "XB": XB}, options, ndims=(1, 2)
     )
     if method not in METHODS:
@@ -75,8 +75,8 @@ def _plan(
     block_options = dict(
         zero=zero,
         epsilon=eps,
-        normalize=False,  # done once by _prepare
-        check_finite=False,  # checked once by _prepare
+        normalize=False,  # done once by prepare
+        check_finite=False,  # checked once by prepare
         backend=backend,
         method=method,
         **params,
@@ -288,7 +288,7 @@ def knn(
         )
     options = dict(options)
     method = options.pop("method", "auto")
-    m, _, (A,), zero, eps, params, backend = _prepare(measure, {"XA": XA}, options, ndims=(1, 2))
+    m, _, (A,), zero, eps, params, backend = prepare(measure, {"XA": XA}, options, ndims=(1, 2))
     wm = check_working_memory(m, working_memory)
     opts = Options(m, zero, eps, params, backend, method)
     A = np.ascontiguousarray(A, dtype=np.float64)
@@ -325,7 +325,7 @@ def _database(
         for s in range(0, max(n, 1), rows):
             part = XB if whole else XB[s : s + rows]
             try:
-                _, _, (B,), *_ = _prepare(measure, {"XB": part}, dict(options), ndims=(1, 2))
+                _, _, (B,), *_ = prepare(measure, {"XB": part}, dict(options), ndims=(1, 2))
             except InputError as e:
                 if whole or s == 0:
                     raise
