@@ -11,6 +11,7 @@ from .analysis import analyze
 from .ann import numba_metric
 from .api import cdist, pair, pdist
 from .embeddings import ExactEmbedding, embedding
+from .gradients import paired_grad
 from .index import Index, IndexFileError, RadiusResult
 from .loss_claims import loss_properties
 from .paired import paired
@@ -44,6 +45,7 @@ __all__ = [
     "numba_metric",
     "pair",
     "paired",
+    "paired_grad",
     "pdist",
     "plot",
     "select",

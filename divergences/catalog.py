@@ -382,6 +382,29 @@ def _loss_properties(all_measures: tuple[Measure, ...]) -> list[str]:
     return catalog_lines(all_measures)
 
 
+def _gradients(all_measures: tuple[Measure, ...]) -> list[str]:
+    from .gradients import zero_gradients
+
+    lines = [
+        "## Gradients at a zero",
+        "",
+        "`dv.paired_grad` and the torch/JAX adapters differentiate every measure analytically "
+        "(partial derivatives generated from the definition, chain rule through the finalize). "
+        "Where a coordinate is 0 the gradient follows the helpers' zero conventions: never NaN "
+        "where the value is finite, +-inf where the derivative diverges, 0 where a term "
+        "vanishes by convention. Generated at the probe P = (1/4, 3/4), Q = (0, 1) "
+        '(and swapped), default parameters, `zero="strict"`:',
+        "",
+        "| Measure | d/dQ_i at Q_i = 0 < P_i | d/dP_i at P_i = 0 < Q_i |",
+        "|---|---|---|",
+    ]
+    for m in all_measures:
+        z = zero_gradients(m)
+        lines.append(f"| {_code(m.name)} | {z['Q']} | {z['P']} |")
+    lines.append("")
+    return lines
+
+
 def render() -> str:
     """CATALOG.md as a string, built from the registry only (deterministic).
 
@@ -398,6 +421,7 @@ def render() -> str:
         *_conventions(all_measures),
         *_relations(all_measures),
         *_loss_properties(all_measures),
+        *_gradients(all_measures),
     ]
     return "\n".join(lines).rstrip("\n") + "\n"
 

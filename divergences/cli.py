@@ -195,6 +195,12 @@ def _cmd_show(args: argparse.Namespace) -> int:
     )
     out.append(_wrap("aliases", aliases or "none"))
     out.append(_wrap("bounds on pdfs", f"[{m.bounds.low}, {m.bounds.high}]"))
+    from .gradients import zero_gradients
+
+    zg = zero_gradients(m)
+    out.append(
+        _wrap("gradient", f"d/dQ_i at Q_i = 0 < P_i: {zg['Q']}; d/dP_i at P_i = 0 < Q_i: {zg['P']}")
+    )
     out += ["", "Properties"]
     out += [_wrap(name, catalog.fmt_claim(claim), width=13) for name, claim in m.properties.items()]
     out += ["", "Relations"]

@@ -1,0 +1,223 @@
+"""Analytic gradients (paired_grad) against high-precision finite differences, for every
+measure of the registry and every parameter value it is tested at.
+
+The reference is independent of the package: the textbook formulas of tests/mp_reference.py
+differentiated numerically in mpmath at 60 digits (central differences with h = 1e-20: the
+truncation error h^2 f''' and the rounding error 1e-60 / h are both near 1e-40). Cases:
+random interior points; near P = Q (Q = P (1 + 1e-6 e), what training near convergence
+uses); a zero on either side (the value at the zero is the one-sided limit of the
+derivative: +-inf where the derivative diverges, decided from the limit at 1e-30 and 1e-60,
+else its finite limit); one-hot targets. Both back ends (the generated Numba kernel and the
+array-API reference) give the same numbers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mp_reference
+import numpy as np
+import pytest
+from mpmath import mp, mpf
+
+import divergences as dv
+
+CASES = [(m, params) for m in dv.measures() for params in m.param_grid()]
+IDS = [m.name + "".join(f"-{k}={v:g}" for k, v in p.items()) for m, p in CASES]
+RTOL = 1e-8
+DPS = 60
+H = mpf(10) ** -20
+
+
+def _f(name, P, Q, params):
+    return mp_reference.REFERENCE[name](P, Q, **params)
+
+
+def mp_grad(name, P, Q, params, side, k, *, one_sided=False):
+    """d f / d (side)_k at (P, Q) by central (or forward, at a zero) differences."""
+    # at a coordinate t near 0 the step is t * 1e-15: 150 digits keep 60 beyond it
+    with mp.workdps(DPS if not one_sided else 150):
+        Pm, Qm = mp_reference.to_mp(P), mp_reference.to_mp(Q)
+        h = H if not one_sided else (Pm if side == "P" else Qm)[k] * mpf(10) ** -15
+
+        def at(delta):
+            X = list(Pm if side == "P" else Qm)
+            X[k] += delta
+            return _f(name, X, Qm, params) if side == "P" else _f(name, Pm, X, params)
+
+        return (at(h) - at(-h)) / (2 * h)
+
+
+def mp_gradient(name, P, Q, params, sides=("P", "Q"), first=0):
+    """[d f / dP, d f / dQ] (coordinates ``first`` on) by central differences."""
+    return [
+        np.array([float(mp_grad(name, P, Q, params, side, k)) for k in range(first, len(P))])
+        for side in sides
+    ]
+
+
+def both_backends(P, Q, m, params):
+    """(value, dP, dQ) of the Numba kernel, checked equal to the reference's."""
+    got = dv.paired_grad(np.array([P]), np.array([Q]), m, backend="numba", **params)
+    ref = dv.paired_grad(np.array([P]), np.array([Q]), m, backend="numpy", **params)
+    for g, r in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(np.isnan(g), np.isnan(r))
+        np.testing.assert_array_equal(np.isinf(g), np.isinf(r))
+        fin = np.isfinite(r)
+        np.testing.assert_allclose(
+            g[fin], r[fin], rtol=1e-11, atol=1e-14 * np.abs(r[fin]).max(initial=1)
+        )
+    return got[0][0], got[1][0], got[2][0]
+
+
+def assert_close(got, ref, what):
+    # relative to the gradient's largest component; a gradient that cancels to nearly 0
+    # from pieces of order 1 (cosine near P = Q: 1e-17, float64 rounding 2e-16) is
+    # compared at 1e-14 absolute
+    scale = max(np.abs(ref).max(), 1e-6)
+    assert np.all(np.isfinite(got)), (what, got, ref)
+    np.testing.assert_allclose(got, ref, rtol=RTOL, atol=RTOL * scale, err_msg=what)
+
+
+def interior(seed, d=5):
+    rng = np.random.default_rng(seed)
+    P = rng.dirichlet(np.ones(d)) * 0.9 + 0.02
+    Q = rng.dirichlet(np.ones(d)) * 0.9 + 0.02
+    return P, Q
+
+
+@pytest.mark.parametrize(("m", "params"), CASES, ids=IDS)
+def test_gradient_at_interior_points(m, params):
+    for seed in (1, 2):
+        P, Q = interior(seed)
+        v, gP, gQ = both_backends(P, Q, m, params)
+        assert v == pytest.approx(float(mp_reference.evaluate(m.name, P, Q, **params)), rel=1e-10)
+        rP, rQ = mp_gradient(m.name, P, Q, params)
+        assert_close(gP, rP, f"{m.name} dP at {P}, {Q}")
+        assert_close(gQ, rQ, f"{m.name} dQ at {P}, {Q}")
+
+
+@pytest.mark.parametrize(("m", "params"), CASES, ids=IDS)
+def test_gradient_near_p_equal_q(m, params):
+    P, _ = interior(3)
+    e = np.random.default_rng(4).choice([-1.0, 1.0], size=P.size)
+    Q = P * (1 + 1e-6 * e)
+    _, gP, gQ = both_backends(P, Q, m, params)
+    rP, rQ = mp_gradient(m.name, P, Q, params)
+    assert_close(gP, rP, f"{m.name} dP near P = Q")
+    assert_close(gQ, rQ, f"{m.name} dQ near P = Q")
+
+
+def _limit(m, P, Q, params, side, k):
+    """The one-sided limit of d f / d (side)_k as (side)_k -> 0+: +-inf or a number."""
+    vals = []
+    for t in (1e-30, 1e-60):
+        X = (P if side == "P" else Q).copy()
+        X[k] = t
+        args = (X, Q) if side == "P" else (P, X)
+        vals.append(mp_grad(m.name, *args, params, side, k, one_sided=True))
+    a, b = vals
+    if abs(b - a) > 1 and abs(b) > abs(a):
+        return math.copysign(math.inf, float(b))
+    return float(b)
+
+
+@pytest.mark.parametrize(("m", "params"), CASES, ids=IDS)
+@pytest.mark.parametrize("side", ["P", "Q"])
+def test_gradient_at_a_zero(m, params, side):
+    """A zero coordinate on one side: where the value is finite the gradient is never NaN;
+    at the zero it is the one-sided limit of the derivative (+-inf where that diverges),
+    elsewhere it is the ordinary derivative."""
+    P, Q = interior(5)
+    (P if side == "P" else Q)[0] = 0.0
+    v, gP, gQ = both_backends(P, Q, m, params)
+    ref = float(mp_reference.evaluate(m.name, P, Q, **params))
+    if not math.isfinite(ref):
+        assert v == ref or (math.isnan(v) and math.isnan(ref))
+        return
+    assert v == pytest.approx(ref, rel=1e-10, abs=1e-14)
+    for g in (gP, gQ):
+        assert not np.any(np.isnan(g)), (m.name, gP, gQ)
+    # the zero coordinate: one-sided limit on its side, an ordinary derivative on the other
+    zero_side, other = (gP, gQ) if side == "P" else (gQ, gP)
+    lim = _limit(m, P, Q, params, side, 0)
+    if math.isinf(lim):
+        # the one-sided derivative diverges: +-inf, or where the vocabulary's convention
+        # gives a vanishing term (0 ln 0) no derivative, that finite convention value
+        assert zero_side[0] == lim or np.isfinite(zero_side[0]), (m.name, side, lim)
+    else:
+        assert zero_side[0] == pytest.approx(lim, rel=1e-7, abs=1e-9), (m.name, side)
+    other_side = "Q" if side == "P" else "P"
+    ref_other = float(mp_grad(m.name, P, Q, params, other_side, 0))
+    assert other[0] == pytest.approx(ref_other, rel=1e-7, abs=1e-9), (m.name, other_side)
+    # the nonzero coordinates: ordinary derivatives
+    rP, rQ = mp_gradient(m.name, P, Q, params, first=1)
+    for g, r in ((gP, rP), (gQ, rQ)):
+        assert_close(g[1:], r, f"{m.name} nonzero coordinates, zero in {side}")
+
+
+@pytest.mark.parametrize(("m", "params"), CASES, ids=IDS)
+def test_gradient_with_a_one_hot_target(m, params):
+    """P one-hot (a class label), Q interior: d/dQ is an ordinary derivative, never NaN
+    where the value is finite."""
+    _, Q = interior(6)
+    P = np.zeros_like(Q)
+    P[2] = 1.0
+    _v, gP, gQ = both_backends(P, Q, m, params)
+    ref = float(mp_reference.evaluate(m.name, P, Q, **params))
+    if not math.isfinite(ref):
+        return
+    assert not np.any(np.isnan(gP)) and not np.any(np.isnan(gQ))
+    (rQ,) = mp_gradient(m.name, P, Q, params, sides=("Q",))
+    assert_close(gQ, rQ, f"{m.name} dQ, one-hot P")
+
+
+@pytest.mark.parametrize("m", dv.measures(), ids=[m.name for m in dv.measures()])
+def test_epsilon_mode_kernels_agree_and_values_match_paired(m):
+    A, B = interior(7)
+    A[0] = 0.0
+    B[1] = 0.0
+    X, Y = np.array([A, B]), np.array([B, A])
+    for zero in ("strict", "epsilon"):
+        got = dv.paired_grad(X, Y, m, zero=zero, backend="numba")
+        ref = dv.paired_grad(X, Y, m, zero=zero, backend="numpy")
+        np.testing.assert_allclose(got[0], dv.paired(X, Y, m, zero=zero), rtol=1e-12)
+        for g, r in zip(got, ref, strict=True):
+            np.testing.assert_array_equal(np.isnan(g), np.isnan(r))
+            fin = np.isfinite(r)
+            np.testing.assert_allclose(g[fin], r[fin], rtol=1e-11, atol=1e-14)
+
+
+def test_max_accumulator_ties_go_to_the_lowest_index():
+    P = np.array([[0.25, 0.75, 0.5]])
+    Q = np.array([[0.5, 0.5, 0.5]])  # |P - Q| = (0.25, 0.25, 0) exactly: a tie of 0 and 1
+    for backend in ("numba", "numpy"):
+        v, gP, gQ = dv.paired_grad(P, Q, "chebyshev", backend=backend)
+        assert v[0] == 0.25
+        np.testing.assert_array_equal(gP, [[-1.0, 0.0, 0.0]])
+        np.testing.assert_array_equal(gQ, [[1.0, 0.0, 0.0]])
+
+
+def test_euclidean_at_p_equal_q_is_the_zero_subgradient():
+    P = np.array([[0.2, 0.3, 0.5]])
+    for backend in ("numba", "numpy"):
+        v, gP, gQ = dv.paired_grad(P, P.copy(), "euclidean", backend=backend)
+        assert v[0] == 0.0
+        np.testing.assert_array_equal(gP, 0.0)
+        np.testing.assert_array_equal(gQ, 0.0)
+
+
+def test_normalize_applies_the_chain_rule_through_the_sum():
+    rng = np.random.default_rng(8)
+    A, B = rng.random((3, 4)) + 0.1, rng.random((3, 4)) + 0.1
+    _v, gA, _gB = dv.paired_grad(A, B, "hellinger", normalize=True)
+    h = 1e-7
+    for i, k in ((0, 1), (2, 3)):
+        Ap, Am = A.copy(), A.copy()
+        Ap[i, k] += h
+        Am[i, k] -= h
+        fd = (
+            dv.paired(Ap, B, "hellinger", normalize=True)
+            - dv.paired(Am, B, "hellinger", normalize=True)
+        )[i] / (2 * h)
+        assert gA[i, k] == pytest.approx(fd, rel=1e-6)
