@@ -12,6 +12,7 @@ import functools
 from typing import Any
 
 import array_api_compat
+import numpy as np
 
 from ..expr import compile_with
 from ..spec import Measure
@@ -67,6 +68,9 @@ def evaluate_paired_grad(
                 first = xp.reshape(pick(t, axis=-1), (m, 1))
                 where_[name] = xp.reshape(xp.arange(d, device=device), (1, d)) == first
         final = dict(d=float(d), **names, **values)
+        # NumPy scalars for the constants: a derivative that depends on the parameters only
+        # is evaluated eagerly on both branches of its where (x / 0 must give inf, not raise)
+        final = {k: np.float64(v) if isinstance(v, float) else v for k, v in final.items()}
         value = xp.broadcast_to(_array(xp, finalize(**final), device), (m,))
         GA = xp.zeros((m, d), dtype=xp.float64, device=device)
         GB = xp.zeros((m, d), dtype=xp.float64, device=device)

@@ -1,0 +1,85 @@
+"""Losses, forward + backward: divergences.torch.Loss against torch composed the usual way.
+
+B x V float32 logits (the student) against soft float32 targets (a teacher's softmax), the
+gradient with respect to the logits. Peers: ``F.kl_div(F.log_softmax(z), p,
+reduction="batchmean")`` for KL, JS through the mixture's log, TVD through ``abs``, and the
+soft cross-entropy ``-(p * log_softmax(z)).sum(-1).mean()`` as the floor. Every benchmark
+first checks that the loss and the gradient equal the peer's (rtol 1e-5 in float32).
+
+Size: the issue's B = 1024, V = 32000 at ``--bench-size=full``; ``short`` 256 x 8000;
+``tiny`` (CI's smoke run) 8 x 50.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import bench_size
+
+torch = pytest.importorskip("torch")
+import torch.nn.functional as F  # noqa: E402, N812
+
+import divergences.torch as dvt  # noqa: E402
+
+SIZES = {"tiny": (8, 50), "short": (256, 8000), "full": (1024, 32000)}
+
+
+def _peer(name):
+    def kl(z, p):
+        return F.kl_div(F.log_softmax(z, -1), p, reduction="batchmean")
+
+    def js(z, p):
+        q = F.softmax(z, -1)
+        log_m = torch.log((p + q) / 2)
+        kl_pm = F.kl_div(log_m, p, reduction="batchmean")
+        kl_qm = F.kl_div(log_m, q, reduction="batchmean")
+        return 0.5 * (kl_pm + kl_qm)
+
+    def tvd(z, p):
+        return 0.5 * (F.softmax(z, -1) - p).abs().sum() / z.shape[0]
+
+    def soft_ce(z, p):
+        return -(p * F.log_softmax(z, -1)).sum() / z.shape[0]
+
+    return {"kl": kl, "jensen_shannon": js, "tvd": tvd, "soft_ce": soft_ce}[name]
+
+
+#: our measure, and the factor that makes it the peer's value (TVD = manhattan / 2)
+OURS = {"kl": ("kl", 1.0), "jensen_shannon": ("jensen_shannon", 1.0), "tvd": ("manhattan", 0.5)}
+
+
+@pytest.fixture(scope="module")
+def batch(request):
+    B, V = SIZES[bench_size(request.config)]
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(B, V, generator=g, dtype=torch.float32)
+    p = F.softmax(torch.randn(B, V, generator=g, dtype=torch.float32) * 2, -1)
+    return z, p
+
+
+def _fwd_bwd(fn, z, p):
+    z = z.detach().requires_grad_()
+    loss = fn(z, p)
+    loss.backward()
+    return loss.detach(), z.grad
+
+
+@pytest.mark.parametrize("name", ["kl", "jensen_shannon", "tvd", "soft_ce"])
+@pytest.mark.parametrize("impl", ["torch", "divergences"])
+def test_loss_forward_backward(benchmark, batch, name, impl):
+    z, p = batch
+    if impl == "divergences":
+        if name not in OURS:
+            pytest.skip("the floor is torch's soft cross-entropy only")
+        measure, scale = OURS[name]
+        loss_fn = dvt.Loss(measure, input="logits", reduction="batchmean")
+
+        def fn(z, p):
+            return scale * loss_fn(z, p)
+    else:
+        fn = _peer(name)
+    benchmark.group = f"loss fwd+bwd {name} {tuple(z.shape)}"
+    loss, grad = benchmark(_fwd_bwd, fn, z, p)
+    ref_loss, ref_grad = _fwd_bwd(_peer(name), z, p)
+    np.testing.assert_allclose(float(loss), float(ref_loss), rtol=1e-4)
+    np.testing.assert_allclose(grad.numpy(), ref_grad.numpy(), rtol=1e-3, atol=1e-9)

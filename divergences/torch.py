@@ -1,0 +1,254 @@
+"""PyTorch adapter: every measure of the catalog as a loss, with the analytic gradients.
+
+>>> import torch, divergences as dv
+>>> import divergences.torch as dvt
+>>> loss_fn = dvt.Loss("hellinger", input="logits")
+>>> z = torch.zeros(2, 3, dtype=torch.float64, requires_grad=True)
+>>> p = torch.tensor([[1.0, 0.0, 0.0], [0.2, 0.3, 0.5]], dtype=torch.float64)
+>>> loss = loss_fn(z, p)
+>>> loss.backward()
+>>> bool(torch.isfinite(z.grad).all())
+True
+
+``loss_fn(input, target)`` evaluates ``measure(P = target, Q = input)`` row by row, as
+``torch.nn.KLDivLoss`` does (so ``"kl"`` is the forward KL of distillation,
+KL(teacher || student)); ``reverse=True`` evaluates ``measure(P = input, Q = target)``.
+
+Where it runs: CPU tensors go to the generated Numba kernels (:func:`divergences.paired_grad`:
+values and analytic gradients in one call, float64 arithmetic; float32 and float64 tensors
+are read through NumPy without a copy, bfloat16 and float16 are upcast to float32 first,
+and the gradient comes back in the input's dtype). Tensors on any other device raise an
+error naming the device (the CUDA kernels of the paired values exist and are
+compile-checked, the gradient kernels on the device are not written yet).
+
+Importing this module imports torch; ``import divergences`` does not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from .spaces import check_space, rowwise
+from .validation import InputError
+
+REDUCTIONS = ("batchmean", "sum", "mean", "none")
+_UPCAST = (torch.bfloat16, torch.float16)
+
+
+def _as_numpy(t: torch.Tensor, arg: str, measure: str) -> np.ndarray:
+    if t.device.type != "cpu":
+        raise InputError(
+            f"{measure}: {arg} is on device {str(t.device)!r}; divergences.torch computes on "
+            "CPU tensors (the device gradient kernels are not written yet): move it with "
+            ".cpu() or compute on the CPU"
+        )
+    if not torch.is_floating_point(t):
+        raise InputError(
+            f"{measure}: {arg} has dtype {t.dtype}; a loss needs floating-point tensors "
+            "(integer and boolean tensors are refused: convert explicitly)"
+        )
+    if t.dtype in _UPCAST:
+        t = t.float()  # NumPy has no bfloat16; float16 is computed in float64 anyway
+    return t.detach().contiguous().numpy()
+
+
+class PairedFunction(torch.autograd.Function):
+    """Row values of a measure with the analytic gradients (see :func:`paired`)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any, inp: torch.Tensor, tgt: torch.Tensor, keep: torch.Tensor | None, spec: Any
+    ) -> torch.Tensor:
+        measure, kw = spec
+        X, Y = _as_numpy(inp, "input", measure), _as_numpy(tgt, "target", measure)
+        rows = None if keep is None else keep.cpu().numpy()
+        v, gi, gt = rowwise(measure, X, Y, keep=rows, **kw)
+        ctx.save_for_backward(torch.from_numpy(gi), torch.from_numpy(gt))
+        ctx.dtypes = (inp.dtype, tgt.dtype)
+        return torch.from_numpy(v).to(inp.dtype)
+
+    @staticmethod
+    def backward(ctx: Any, gout: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
+        gi, gt = ctx.saved_tensors
+        g = gout.to(torch.float64)[:, None]
+        out = []
+        for need, G, dtype in zip(ctx.needs_input_grad[:2], (gi, gt), ctx.dtypes, strict=True):
+            # an excluded row, or a zero upstream gradient, contributes 0 (never 0 * inf)
+            out.append(torch.where(g == 0, 0.0, g * G).to(dtype) if need else None)
+        return (*out, None, None)
+
+
+def _flatten(t: torch.Tensor, arg: str, measure: str) -> torch.Tensor:
+    if t.ndim not in (1, 2, 3):
+        raise InputError(
+            f"{measure}: {arg} must be (V,), (B, V) or (B, T, V), got shape {tuple(t.shape)}"
+        )
+    return t.reshape(-1, t.shape[-1])
+
+
+def paired(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    measure: str,
+    /,
+    *,
+    input_space: str = "probs",
+    target_space: str = "probs",
+    temperature: float = 1.0,
+    reverse: bool = False,
+    mask: torch.Tensor | None = None,
+    **options: Any,
+) -> torch.Tensor:
+    """Row values ``measure(P = target[i], Q = input[i])`` with analytic gradients.
+
+    Parameters
+    ----------
+    input, target : Tensor, shape (V,), (B, V) or (B, T, V)
+        The same shape; floating point, on the CPU.
+    measure : str
+        A name or alias of the catalog.
+    input_space, target_space : {"probs", "log_probs", "logits"}
+        What the rows are; logits are divided by ``temperature`` and soft-maxed.
+        ``input=`` and ``target=`` (the keywords of :class:`Loss`) are accepted as aliases.
+    reverse : bool
+        Evaluate ``measure(P = input, Q = target)`` instead.
+    mask : bool Tensor of the leading shape, optional
+        Rows to compute; the others give 0 with zero gradient and are never read (a
+        padding row of -inf logits is fine).
+    **options
+        Options and parameters of :func:`divergences.paired_grad` (``zero``, ``base``...).
+
+    Returns
+    -------
+    Tensor of the leading shape (``()`` for 1-D input), in the input's dtype.
+    """
+    input_space = options.pop("input", input_space)
+    target_space = options.pop("target", target_space)
+    if input.shape != target.shape:
+        raise InputError(
+            f"{measure}: input and target must have the same shape, got input "
+            f"{tuple(input.shape)} and target {tuple(target.shape)}"
+        )
+    kw = dict(
+        input_space=check_space(input_space, "input"),
+        target_space=check_space(target_space, "target"),
+        temperature=float(temperature),
+        reverse=bool(reverse),
+        options=options,
+    )
+    if kw["temperature"] != 1.0 and "logits" not in (input_space, target_space):
+        raise InputError(f"{measure}: temperature applies to logits only")
+    X, Y = _flatten(input, "input", measure), _flatten(target, "target", measure)
+    keep = None
+    if mask is not None:
+        if tuple(mask.shape) != tuple(input.shape[:-1]):
+            raise InputError(
+                f"{measure}: mask has shape {tuple(mask.shape)}, the rows have "
+                f"{tuple(input.shape[:-1])}"
+            )
+        keep = mask.reshape(-1).to(torch.bool)
+    v = PairedFunction.apply(X, Y, keep, (measure, kw))
+    return v.reshape(input.shape[:-1])
+
+
+class Loss(torch.nn.Module):
+    r"""A loss from any measure of the catalog: ``measure(P = target, Q = input)`` per row.
+
+    Parameters
+    ----------
+    measure : str
+        A name or alias (``"kl"``, ``"jensen_shannon"``, ``"hellinger"``, ...).
+    input, target : {"probs", "log_probs", "logits"}, default "probs"
+        The space of each argument of ``forward``.
+    temperature : float, default 1.0
+        Logits are divided by it before the softmax.
+    reduction : {"batchmean", "sum", "mean", "none"}, default "batchmean"
+        ``batchmean``: the sum over rows divided by ``input.shape[0]`` (torch's
+        ``KLDivLoss`` convention). ``sum``: the sum over the rows that count. ``mean``:
+        **the mean over ROWS (distributions) that count, not over elements** -- torch's
+        ``KLDivLoss(reduction="mean")`` divides by the number of elements (B * V), which is
+        the well-known trap; here ``mean`` divides by the number of rows that are not
+        ignored (0 with a zero gradient when every row is ignored). ``none``: the values
+        of the leading shape, 0 at ignored rows.
+    ignore_index : int, optional
+        Rows whose ``labels`` (passed to ``forward``) equal it are excluded from every
+        reduction (their gradient is 0).
+    reverse : bool, default False
+        Evaluate ``measure(P = input, Q = target)``.
+    **params
+        Measure parameters and options (``base``, ``zero``, ...).
+
+    Examples
+    --------
+    >>> import torch, divergences.torch as dvt
+    >>> loss_fn = dvt.Loss("kl", input="logits", target="probs")
+    >>> z = torch.zeros(1, 2, dtype=torch.float64)
+    >>> float(loss_fn(z, torch.tensor([[0.5, 0.5]], dtype=torch.float64)))
+    0.0
+    """
+
+    def __init__(
+        self,
+        measure: str,
+        *,
+        input: str = "probs",
+        target: str = "probs",
+        temperature: float = 1.0,
+        reduction: str = "batchmean",
+        ignore_index: int | None = None,
+        reverse: bool = False,
+        **params: Any,
+    ) -> None:
+        super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"{measure}: reduction={reduction!r} is not one of {REDUCTIONS}")
+        check_space(input, "input")
+        check_space(target, "target")
+        self.measure, self.input_space, self.target_space = measure, input, target
+        self.temperature, self.reduction = float(temperature), reduction
+        self.ignore_index, self.reverse, self.params = ignore_index, bool(reverse), params
+
+    def forward(
+        self,
+        input: torch.Tensor,
+        target: torch.Tensor,
+        labels: torch.Tensor | None = None,
+        mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """The reduced loss of ``input`` (the model) against ``target``.
+
+        ``labels`` (with ``ignore_index``) or a boolean ``mask`` of the leading shape select
+        the rows that count.
+        """
+        keep = None if mask is None else mask.to(torch.bool)
+        if labels is not None and self.ignore_index is not None:
+            if tuple(labels.shape) != tuple(input.shape[:-1]):
+                raise InputError(
+                    f"{self.measure}: labels have shape {tuple(labels.shape)}, the rows "
+                    f"have {tuple(input.shape[:-1])}"
+                )
+            lab = labels != self.ignore_index
+            keep = lab if keep is None else keep & lab
+        v = paired(
+            input,
+            target,
+            self.measure,
+            input_space=self.input_space,
+            target_space=self.target_space,
+            temperature=self.temperature,
+            reverse=self.reverse,
+            mask=keep,
+            **self.params,
+        )
+        if self.reduction == "none":
+            return v
+        total = v.sum()
+        if self.reduction == "sum":
+            return total
+        if self.reduction == "batchmean":
+            return total / (input.shape[0] if input.ndim > 1 else 1)
+        count = v.numel() if keep is None else int(keep.sum())
+        return total / max(count, 1)
