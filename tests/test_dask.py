@@ -281,9 +281,11 @@ def _memory_check(client, tmp_path, n, rows, q, wm):
     block = rows * d * 8
     whole = n * d * 8
     for base, peak in peaks.values():
-        # a few blocks of XB, two blocks of distances, the merge lists and some slack
+        # a few blocks of XB (the block read from disk, its prepared per-row transform,
+        # the next task's block, allocator slack), two blocks of distances, the merge lists:
+        # 2,000,000 rows measured 166 MiB above the baseline, a sixth of the 977 MiB database
         print(f"worker peak RSS above its warm baseline: {(peak - base) / 2**20:.1f} MiB")
-        assert peak - base < 4 * block + 2 * wm * 2**20 + 32 * 2**20 < whole, (
+        assert peak - base < 6 * block + 2 * wm * 2**20 + 32 * 2**20 < whole / 4, (
             peak - base
         ) / 2**20
     # the answer is the single-process one (checked on 10 queries)
