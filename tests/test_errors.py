@@ -396,7 +396,7 @@ def test_unknown_measure_suggests(call):
     ("typo", "meant"),
     [
         ("eucledian", "euclidean"),
-        ("hellinger_distance", "hellinger"),
+        ("helinger", "hellinger"),
         ("Jensen-Shanon", "jensen_shannon"),
     ],
 )
