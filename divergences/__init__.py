@@ -4,7 +4,7 @@
 >>> dv.get("kl")([0.5, 0.5], [0.9, 0.1])  # doctest: +ELLIPSIS
 0.5108256...
 >>> [m.name for m in dv.select(metric=True, family="fidelity")]
-['hellinger', 'matusita']
+['hellinger', 'matusita', 'hellinger_statistics']
 """
 
 from .analysis import analyze

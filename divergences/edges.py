@@ -167,9 +167,10 @@ def anywhere(measure: Measure, params: dict[str, float], d: int) -> tuple[float,
 
 
 def pdf_rows(X: Any, xp: Any) -> Any:
-    """Which rows of X are probability vectors (to rounding)."""
+    """Which rows of X are probability vectors (to float64 rounding: the sum is taken in
+    float64, so float32 rows and their float64 copies get the same answer)."""
     d = X.shape[1]
-    s = xp.sum(X, axis=1)
+    s = xp.sum(X, axis=1, dtype=xp.float64)
     return xp.all(X >= 0, axis=1) & (xp.abs(s - 1.0) <= PDF_SUM_TOL * max(d, 1))
 
 
@@ -196,8 +197,10 @@ def clamp(
     condensed: bool = False,
 ) -> Any:
     """``D`` (``A`` rows against ``B`` rows; scipy's condensed layout of ``A`` against
-    itself when ``condensed``) clamped to the bounds the mathematics guarantees."""
-    if zero != "strict" or D.shape[0] == 0:
+    itself when ``condensed``) clamped to the bounds the mathematics guarantees. A
+    measure without an epsilon rule computes its strict rule under ``zero="epsilon"`` too,
+    so it is clamped in both modes (the two modes give the same values)."""
+    if (zero != "strict" and measure.has_epsilon_rule) or D.shape[0] == 0:
         return D
     d = A.shape[1]
     D = _clip(D, *anywhere(measure, params, d), xp)

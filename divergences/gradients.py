@@ -79,7 +79,7 @@ def paired_grad(
     rawA, rawB = A, B
     if norm:
         A, B = (
-            api._prepare(measure, {arg: X}, {**opts, "normalize": True}, ndims=(1, 2))[2][0]
+            api.prepare(measure, {arg: X}, {**opts, "normalize": True}, ndims=(1, 2))[2][0]
             for arg, X in (("XA", XA), ("XB", XB))
         )
     if backend == "numba":
@@ -129,7 +129,7 @@ def zero_gradients(measure: MeasureLike, **params: Any) -> dict[str, str]:
 
     Examples
     --------
-    >>> zero_gradients("kl")["Q"]
+    >>> zero_gradients("kl")["P"]
     '-inf'
     """
     import numpy as np

@@ -198,7 +198,7 @@ f_divergence : bool, optional
     --------
     >>> import divergences as dv
     >>> [m.name for m in dv.select(metric=True, family="fidelity")]
-    ['hellinger', 'matusita']
+    ['hellinger', 'matusita', 'hellinger_statistics']
     """
     from .loss_claims import matches as loss_matches
     from .spec import FAMILIES

@@ -313,7 +313,7 @@ def test_no_features():
         ("minkowski", {"p": 0}, ["p=0", "p > 0"]),
         ("minkowski", {"p": -1.5}, ["p=-1.5"]),
         ("minkowski", {"p": math.nan}, ["p=nan"]),
-        ("minkowski", {"p": math.inf}, ["p=inf"]),
+        ("minkowski", {"p": -math.inf}, ["p=-inf"]),
         ("minkowski", {"p": "two"}, ["p='two'", "not a number"]),
         ("kullback_leibler", {"base": 0}, ["base=0"]),
         ("kullback_leibler", {"base": -2}, ["base=-2"]),
