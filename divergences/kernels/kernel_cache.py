@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
@@ -238,6 +239,31 @@ def _choose() -> tuple[Path | None, bool]:
 def cache_dir() -> Path | None:
     """The folder kernels are cached in, or None where they are compiled in memory."""
     return cache_folder()[0]
+
+
+_MEASURE_MODULES: dict[tuple[str, int, str], ModuleType] = {}
+_MEASURE_LOCK = threading.Lock()
+
+
+def measure_module(
+    kind: str, measure: Any, zero: str, source_of: Callable[[Any, str], str]
+) -> ModuleType:
+    """The generated module ``kind`` (``""``, ``"paired_"``, ``"grad_"``) of ``measure`` in zero
+    mode ``zero`` (the strict rule when the measure has no epsilon rule), built from
+    ``source_of(measure, zero)`` once per process under a lock and published only when
+    complete (the one registry of every per-measure kernel module)."""
+    rule = zero if measure.epsilon is not None else "strict"
+    key = (kind, id(measure), rule)
+    mod = _MEASURE_MODULES.get(key)
+    if mod is not None:
+        return mod
+    with _MEASURE_LOCK:
+        if key not in _MEASURE_MODULES:
+            source = source_of(measure, rule)
+            _MEASURE_MODULES[key] = load_generated(
+                f"_divergences_{kind}{measure.name}_{rule}", source
+            )
+        return _MEASURE_MODULES[key]
 
 
 def load_generated(prefix: str, source: str) -> ModuleType:

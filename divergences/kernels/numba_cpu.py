@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-import threading
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -31,7 +30,7 @@ import numpy as np
 from ..spec import Measure
 from . import launching
 from .codegen import HELPER_IMPORTS, scalar_source
-from .kernel_cache import load_generated
+from .kernel_cache import measure_module
 
 #: fastmath flags that keep inf/NaN semantics (no 'nnan', 'ninf') and the written order of
 #: operations: 'reassoc' is left out because it lets LLVM rewrite acc + (x - y) as
@@ -283,23 +282,9 @@ def module_source(measure: Measure, zero: str) -> str:
     )
 
 
-_LOCK = threading.Lock()
-_MODULES: dict[tuple[int, str], ModuleType] = {}
-
-
 def kernels(measure: Measure, zero: str) -> ModuleType:
     """The generated module of ``measure`` (its ``cdist``/``pdist``/``pair`` kernels)."""
-    key = (id(measure), zero if measure.epsilon is not None else "strict")
-    mod = _MODULES.get(key)
-    if mod is not None:
-        return mod
-    with _LOCK:
-        if key in _MODULES:
-            return _MODULES[key]
-        source = module_source(measure, key[1])
-        mod = load_generated(f"_divergences_{measure.name}_{key[1]}", source)
-        _MODULES[key] = mod
-        return mod
+    return measure_module("", measure, zero, module_source)
 
 
 def _args(eps: float, params: dict[str, float], measure: Measure) -> tuple[float, ...]:

@@ -18,14 +18,13 @@ derivative gives 0 (a subgradient), never NaN.  The derivative expressions come 
 
 from __future__ import annotations
 
-import threading
 from types import ModuleType
 
 import numpy as np
 
 from ..spec import Measure
 from .codegen import HELPER_IMPORTS, scalar_source
-from .kernel_cache import load_generated
+from .kernel_cache import measure_module
 from .numba_cpu import FASTMATH, _call, _rows
 from .paired_numba import _COMBINE, _INIT, MAX_LANES, _tree
 
@@ -172,21 +171,9 @@ def module_source(measure: Measure, zero: str) -> str:
     )
 
 
-_LOCK = threading.Lock()
-_MODULES: dict[tuple[int, str], ModuleType] = {}
-
-
 def kernels(measure: Measure, zero: str) -> ModuleType:
     """The generated gradient module of ``measure`` (``row_grad`` and ``paired_grad``)."""
-    key = (id(measure), zero if measure.epsilon is not None else "strict")
-    mod = _MODULES.get(key)
-    if mod is not None:
-        return mod
-    with _LOCK:
-        if key not in _MODULES:
-            source = module_source(measure, key[1])
-            _MODULES[key] = load_generated(f"_divergences_grad_{measure.name}_{key[1]}", source)
-        return _MODULES[key]
+    return measure_module("grad_", measure, zero, module_source)
 
 
 def paired_grad(

@@ -13,14 +13,13 @@ code on disk.  Float32 rows are loaded as they are and every term is computed in
 
 from __future__ import annotations
 
-import threading
 from types import ModuleType
 
 import numpy as np
 
 from ..spec import Measure
 from .codegen import HELPER_IMPORTS, scalar_source
-from .kernel_cache import load_generated
+from .kernel_cache import measure_module
 from .numba_cpu import FASTMATH, _call, _rows
 
 #: lanes per accumulator: the pairwise kernels' rows per block, at most 8 (one AVX-512
@@ -143,21 +142,9 @@ def module_source(measure: Measure, zero: str) -> str:
     )
 
 
-_LOCK = threading.Lock()
-_MODULES: dict[tuple[int, str], ModuleType] = {}
-
-
 def kernels(measure: Measure, zero: str) -> ModuleType:
     """The generated paired module of ``measure`` (its ``row`` and ``paired`` kernels)."""
-    key = (id(measure), zero if measure.epsilon is not None else "strict")
-    mod = _MODULES.get(key)
-    if mod is not None:
-        return mod
-    with _LOCK:
-        if key not in _MODULES:
-            source = module_source(measure, key[1])
-            _MODULES[key] = load_generated(f"_divergences_paired_{measure.name}_{key[1]}", source)
-        return _MODULES[key]
+    return measure_module("paired_", measure, zero, module_source)
 
 
 def paired(
