@@ -166,3 +166,72 @@ def test_pairwise_kernel_refuses_what_is_not_claimed():
         pairwise_kernel(X, measure=unclaimed, require_positive_definite=False),
         dv.cdist(X, X, unclaimed),
     )
+
+
+# -- TSNE and SpectralClustering on the graph (metric="precomputed") ---------------------
+def _dirichlet_clusters(rng, n_per, d, peaks):
+    """Well separated groups of histograms: group g puts most mass on coordinate peaks[g]."""
+    groups = []
+    for p in peaks:
+        alpha = np.full(d, 1.0)
+        alpha[p] = 25.0
+        groups.append(rng.dirichlet(alpha, n_per))
+    return np.vstack(groups), np.repeat(np.arange(len(peaks)), n_per)
+
+
+def test_spectral_clustering_on_the_graph_recovers_the_groups():
+    from sklearn.cluster import SpectralClustering
+    from sklearn.metrics import adjusted_rand_score
+
+    rng = np.random.default_rng(5)
+    X, y = _dirichlet_clusters(rng, 40, 12, [0, 4, 8])
+    # an asymmetric measure: the graph is query first, SpectralClustering symmetrises it
+    m = _first(lambda m: m.name == "kullback_leibler")
+    pipe = make_pipeline(
+        KNNTransformer(m.name, n_neighbors=10),
+        SpectralClustering(
+            n_clusters=3, affinity="precomputed_nearest_neighbors", n_neighbors=10, random_state=0
+        ),
+    )
+    labels = pipe.fit_predict(X)
+    assert adjusted_rand_score(y, labels) >= 0.95
+    # the graph matters: the same estimator on a graph of random columns finds nothing
+    G = KNNTransformer(m.name, n_neighbors=10).fit_transform(X)
+    for i in range(len(X)):
+        a, b = G.indptr[i], G.indptr[i + 1]
+        G.indices[a:b] = np.sort(rng.choice(len(X), b - a, replace=False))
+    shuffled = SpectralClustering(
+        n_clusters=3, affinity="precomputed_nearest_neighbors", n_neighbors=10, random_state=0
+    ).fit_predict(G)
+    assert adjusted_rand_score(y, shuffled) < 0.3
+
+
+def test_tsne_on_the_graph_preserves_neighbours_like_tsne_on_the_full_matrix():
+    from sklearn.manifold import TSNE, trustworthiness
+
+    rng = np.random.default_rng(6)
+    X, _ = _dirichlet_clusters(rng, 50, 10, [0, 3, 6])
+    m = _first(lambda m: m.name == "hellinger")
+    D = dv.cdist(X, X, m)
+    perplexity = 10
+    # TSNE needs 3 * perplexity + 1 neighbours per row; the graph has n_neighbors + 1
+    # (each row is its own first neighbour in fit_transform)
+    kw = {"perplexity": perplexity, "init": "random", "random_state": 0, "max_iter": 500}
+    via_graph = make_pipeline(
+        KNNTransformer(m.name, n_neighbors=3 * perplexity + 1),
+        TSNE(metric="precomputed", **kw),
+    ).fit_transform(X)
+    via_matrix = TSNE(metric="precomputed", **kw).fit_transform(D)
+    t_graph = trustworthiness(D, via_graph, n_neighbors=10, metric="precomputed")
+    t_matrix = trustworthiness(D, via_matrix, n_neighbors=10, metric="precomputed")
+    t_random = trustworthiness(D, rng.permutation(via_graph), n_neighbors=10, metric="precomputed")
+    assert t_graph >= 0.9 and t_graph >= t_matrix - 0.03, (t_graph, t_matrix)
+    assert t_random < 0.75  # the score tells a wrong embedding apart
+
+    # neighbour preservation: the measure's 10 nearest rows, found again in the embedding
+    def overlap(E):
+        near = np.argsort(np.linalg.norm(E[:, None] - E[None], axis=2), axis=1)[:, 1:11]
+        ref = np.argsort(D, axis=1, kind="stable")[:, 1:11]
+        return np.mean([len(set(a) & set(b)) / 10 for a, b in zip(near, ref, strict=True)])
+
+    assert overlap(via_graph) >= overlap(via_matrix) - 0.05
