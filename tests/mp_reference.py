@@ -548,3 +548,34 @@ def amari_alpha(P: Vec, Q: Vec, alpha: float = 0.0) -> mpf:
         else:
             terms.append(c * p + b * q - (p**c if p else mpf(0)) * (q**b if q else mpf(0)))
     return 4 * _fsum(terms) / (1 - a * a)
+
+
+def _mass_and_power_sum(P: Vec, Q: Vec, a: mpf) -> tuple[mpf, mpf]:
+    """(sum P, sum P^a Q^(1 - a)) with 0^a = 0 (a > 0) and p^a 0^(1 - a) = inf for a > 1."""
+    terms = []
+    for p, q in _pairs(P, Q):
+        if p == 0:
+            terms.append(mpf(0))
+        elif q == 0:
+            terms.append(INF if a > 1 else mpf(0))
+        else:
+            terms.append(p**a * q ** (1 - a))
+    return _fsum(P), _fsum(terms)
+
+
+def _kl_textbook(P: Vec, Q: Vec) -> mpf:
+    return _fsum([_xlog(p, _ratio(p, q)) for p, q in _pairs(P, Q)])
+
+
+@_register
+def renyi(P: Vec, Q: Vec, alpha: float = 0.5) -> mpf:
+    # Renyi (1961): 1/(alpha - 1) ln(sum P^alpha Q^(1 - alpha) / sum P)
+    a = mpf(alpha)
+    mass, power = _mass_and_power_sum(P, Q, a)
+    if mass == 0:
+        return mpf(0) if all(q == 0 for q in Q) else mpf("nan")
+    if a == 1:
+        return _kl_textbook(P, Q) / mass
+    if power == 0:
+        return INF
+    return mpmath.log(power / mass) / (a - 1)

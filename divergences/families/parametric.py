@@ -33,6 +33,20 @@ from ._claims import (
 
 _KL_TRIANGLE = "P = (1, 0), Q = (1/2, 1/2), R = (0, 1) break it (as for KL)"
 
+
+def _power_gap(a: str) -> str:
+    """The term x^a y^(1 - a) - y - a (x - y) of Renyi and Tsallis (small near x = y, so
+    their sums need no cancellation against sum P or sum Q), with its limits at zeros:
+    y * (powm1(r, a) - a r) for r = (x - y) / y where x >= y / 2, the plain power below
+    (where 1 + r would lose x's digits); a = 1 is the limit of the term over (a - 1),
+    kl_elem(x, y)."""
+    return (
+        f"where({a} == 1, kl_elem(x, y), where(y == 0, where(x == 0, 0, where({a} < 1, "
+        f"-{a} * x, inf)), where(x < y / 2, y * (div0(x, y) ** {a} - 1) - {a} * (x - y), "
+        f"y * (powm1(div0(x - y, y), {a}) - {a} * div0(x - y, y)))))"
+    )
+
+
 MEASURES: list[Measure] = [
     Measure(
         name="total_variation",
@@ -368,6 +382,88 @@ MEASURES: list[Measure] = [
             "Amari & Nagaoka 2000, Methods of Information Geometry, AMS, sec. 3.6 (eq. 3.80)",
             "Cichocki & Amari 2010, Families of Alpha- Beta- and Gamma-Divergences, Entropy "
             "12(6), eq. 5",
+        ),
+    ),
+    Measure(
+        name="renyi",
+        title="Renyi divergence",
+        family="parametric",
+        survey_number=None,
+        kind="dissimilarity",
+        domain="nonnegative",
+        latex=r"\frac{1}{\alpha - 1} \ln \frac{\sum_i P_i^\alpha Q_i^{1 - \alpha}}{\sum_i P_i}",
+        # sum P^a Q^(1 - a) = m + k + (a - 1) s, with k the sum of _power_gap terms and
+        # s = sum (P - Q) (exact differences near P = Q): near P = Q the value is
+        # log1p((k + (a - 1) s) / m) / (a - 1), with no cancellation against sum P - 1 or
+        # sum Q - 1; where that ratio is not small (far apart, disjoint supports) it is the
+        # direct sum t = sum P^a Q^(1 - a) (m + ... would round a tiny t away). a = 1 is the
+        # limit (k + s) / m = sum P ln(P / Q) / sum P on any input. (Both branches of a
+        # where are evaluated on scalars and arrays: log1p's argument stays in its domain.)
+        strict=Rule(
+            {
+                "k": sum_(_power_gap("alpha")),
+                "s": sum_("x - y"),
+                "m": sum_("x"),
+                "t": sum_("where(x == 0, 0, x ** alpha * y ** (1 - alpha))"),
+            },
+            "where(m == 0, where(s == 0, 0, nan), where(alpha == 1, (k + s) / m, "
+            "where(abs(k + (alpha - 1) * s) < m / 2, log1p(where(abs(k + (alpha - 1) * s) "
+            "< m / 2, k + (alpha - 1) * s, 0) / m), log(t / m)) / where(alpha == 1, 1, "
+            "alpha - 1)))",
+        ),
+        params=(
+            Param(
+                "alpha",
+                0.5,
+                "order (1: Kullback-Leibler, 1/2: twice Bhattacharyya, 2: ln(1 + Pearson))",
+                low=0.0,
+                special=(1.0,),
+                test_values=(0.1, 2.0, 3.0),
+            ),
+        ),
+        properties=Properties(
+            symmetric=Claim(
+                "pdf",
+                "at alpha = 1/2 it is -2 ln sum sqrt(PQ) on pdfs (twice Bhattacharyya); off "
+                "the simplex the division by sum P breaks it: P = (1, 1), Q = (1/2, 1/2) give "
+                "ln 2 one way and -ln 2 the other; at other alpha it is not symmetric",
+                ((1.0, 1.0), (0.5, 0.5)),
+                {"alpha": 0.5},
+                "alpha == 0.5",
+            ),
+            nonnegative=on_pdf(
+                "Jensen's inequality on pdfs (van Erven & Harremoes 2014, Thm. 8); off the "
+                "simplex P = (0.1, 0.1), Q = (1, 1) give a negative value",
+                (0.1, 0.1),
+                (1.0, 1.0),
+            ),
+            identity=always("sum P^alpha P^(1 - alpha) = sum P, and ln 1 = 0"),
+            triangle=never(_KL_TRIANGLE + " (alpha = 1/2: ln 2 + ln 2 < inf)", *TRIPLE),
+            metric=never("not symmetric and the triangle inequality fails", *TRIPLE),
+        ),
+        # disjoint supports give inf at every order
+        bounds=Bounds("0", "inf"),
+        aliases=(Alias("renyi_divergence"),),
+        relations=(
+            Relation("kullback_leibler(P, Q)", holds="pdf", params={"alpha": 1.0}),
+            Relation("2 * bhattacharyya(P, Q)", holds="pdf", params={"alpha": 0.5}),
+            Relation("log(1 + pearson(P, Q))", holds="pdf", params={"alpha": 2.0}),
+        ),
+        zeros="0^alpha 0^(1 - alpha) terms vanish; Q_i = 0 < P_i gives inf for alpha >= 1 "
+        "(and disjoint supports inf at every order); P all zero: nan (P has no mass, "
+        "ln(0 / 0)), unless Q is all zero too (equal rows: 0)",
+        notes="D_alpha(P || Q) = 1/(alpha - 1) ln sum P^alpha Q^(1 - alpha), in nats, on "
+        "probability vectors (van Erven & Harremoes 2014); off the simplex the sum is divided "
+        "by sum P, Renyi's own definition for incomplete (generalised) distributions (1961), "
+        "so that alpha -> 1 is continuous on any input, with limit sum P ln(P/Q) / sum P "
+        "(Kullback-Leibler on pdfs). alpha = 1/2 is twice Bhattacharyya, alpha = 2 is "
+        "ln(1 + Pearson chi^2). Computed from relative differences (powm1) and sum (P - Q), "
+        "accurate near P = Q.",
+        references=(
+            "Renyi 1961, On measures of entropy and information, Proc. 4th Berkeley Symp. "
+            "1, 547-561 (the information gain of order alpha of generalised distributions)",
+            "van Erven & Harremoes 2014, Renyi divergence and Kullback-Leibler divergence, "
+            "IEEE Trans. Inf. Theory 60(7), 3797-3820",
         ),
     ),
 ]
