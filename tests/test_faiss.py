@@ -60,3 +60,16 @@ def test_measures_without_an_embedding_are_refused():
     m = next(m for m in dv.measures() if m.embedding is None)
     with pytest.raises(dv.InputError, match="no exact"):
         Index(np.eye(3), m)
+
+
+def test_hnsw_with_a_wide_search_returns_the_exact_knn():
+    # ef_search = n on a small index: the graph search reaches every near row, and the
+    # batched re-rank orders them as knn does (ties to the lower index)
+    m = next(m for m in CLAIMED if m.name == "hellinger")
+    X = _data(1500, 8, 5)
+    X[[7, 11]] = X[3]
+    Q = np.vstack([X[:10], _data(20, 8, 6)])
+    idx, val = Index(X, m, kind="hnsw", ef_search=1500).search(Q, 10)
+    ref_idx, ref_val = dv.knn(Q, X, 10, m)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(val, ref_val, rtol=1e-12, atol=1e-7)
