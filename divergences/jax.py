@@ -14,7 +14,10 @@ True
 How it runs: a ``jax.custom_vjp`` function whose forward pass calls the generated Numba
 kernels on the host through ``jax.pure_callback`` (values and analytic gradients in one
 call, :func:`divergences.paired_grad`), so it works under ``jit`` and ``vmap``-free batching
-of rows, on CPU arrays. The backward pass multiplies the stored gradients by the incoming
+of rows, on CPU arrays. Float32 input (JAX's default) takes the fused kernel of the measure
+(:mod:`divergences.fused`) for the values and the input's gradient; the target's gradient
+is then computed by a second callback in the backward pass only, which ``jit`` drops when
+nothing uses it. The backward pass multiplies the stored gradients by the incoming
 cotangent (0 where the cotangent is 0, never 0 * inf).
 
 Second derivatives are not available: the gradients are computed on the host by a callback
@@ -35,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .fused import rowwise_input
 from .spaces import check_space, rowwise
 from .validation import InputError
 
@@ -52,6 +56,16 @@ def _function(measure: str, key: tuple[Any, ...]) -> Any:
         v, gx, gy = rowwise(measure, x, y, keep=np.asarray(keep), options=options, **kw)
         return v.astype(x.dtype), gx.astype(x.dtype), gy.astype(y.dtype)
 
+    def host_input(x: Any, y: Any, keep: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Values and the input's gradient: the fused kernel where it serves the call."""
+        x, y, keep = np.asarray(x), np.asarray(y), np.asarray(keep)
+        r = rowwise_input(measure, x, y, keep=keep, options=options, **kw)
+        v, gx = r if r is not None else host(x, y, keep)[:2]
+        return v.astype(x.dtype), gx.astype(x.dtype)
+
+    def host_target(x: Any, y: Any, keep: Any) -> np.ndarray:
+        return host(x, y, keep)[2]
+
     def call(x: Any, y: Any, keep: Any) -> Any:
         shapes = (
             jax.ShapeDtypeStruct((x.shape[0],), x.dtype),
@@ -65,11 +79,24 @@ def _function(measure: str, key: tuple[Any, ...]) -> Any:
         return call(x, y, keep)[0]
 
     def fwd(x: Any, y: Any, keep: Any) -> Any:
-        v, gx, gy = call(x, y, keep)
-        return v, (gx, gy)
+        if x.dtype != jnp.float32:
+            v, gx, gy = call(x, y, keep)
+            return v, (gx, gy, None)
+        # float32: the fused kernel gives the values and the input's gradient; the target's
+        # gradient is a second callback in the backward pass, which jit removes when the
+        # target's cotangent is not used (a teacher's logits)
+        shapes = (
+            jax.ShapeDtypeStruct((x.shape[0],), x.dtype),
+            jax.ShapeDtypeStruct(x.shape, x.dtype),
+        )
+        v, gx = jax.pure_callback(host_input, shapes, x, y, keep)
+        return v, (gx, None, (x, y, keep))
 
     def bwd(res: Any, g: Any) -> Any:
-        gx, gy = res
+        gx, gy, args = res
+        if gy is None:
+            shape = jax.ShapeDtypeStruct(args[1].shape, args[1].dtype)
+            gy = jax.pure_callback(host_target, shape, *args)
         g = g[:, None]
         return (
             jnp.where(g == 0, 0.0, g * gx).astype(gx.dtype),

@@ -30,12 +30,13 @@ from __future__ import annotations
 import ast
 import copy
 import functools
+import math
 
 from .expr import CONSTANTS, parse
 from .spec import Measure
 from .vocabulary import HELPERS
 
-__all__ = ["derivative", "describe", "finalize_partials", "partials"]
+__all__ = ["derivative", "describe", "finalize_partials", "partials", "scaled_derivative"]
 
 
 # -- smart constructors (fold structural zeros and ones) --------------------------------------
@@ -312,3 +313,71 @@ def describe(measure: Measure, zero: str = "strict") -> str:
     lines += ["", "CUDA C (measure part):"]
     lines += ["  " + ln for ln in cuda_source.measure_source(measure, zero).splitlines()]
     return "\n".join(lines)
+
+
+# -- var * d term / d var, for the chain rule through log-probabilities and logits ---------------
+def _inverse_of(node: ast.expr, var: str) -> ast.expr | None:
+    """``A`` where ``node`` is ``A / var`` or ``div0(A, var)`` (so var * node = A), else None."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+        if isinstance(node.right, ast.Name) and node.right.id == var:
+            return node.left
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "div0":
+        b = node.args[1]
+        if isinstance(b, ast.Name) and b.id == var:
+            return node.args[0]
+    return None
+
+
+def _has_inverse(node: ast.expr, var: str) -> bool:
+    return any(_inverse_of(n, var) is not None for n in ast.walk(node))
+
+
+def _scaled(node: ast.expr, var: str) -> ast.expr:
+    """var * node, with every ``var * (A / var)`` cancelled to ``A`` and every other product
+    0 where var is 0 (never 0 * inf)."""
+    v = ast.Name(var, ast.Load())
+    n = _num(node)
+    if n is not None and math.isfinite(n):
+        return _mul(v, node)
+    inv = _inverse_of(node, var)
+    if inv is not None:
+        return inv
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        left, right = _scaled(node.left, var), _scaled(node.right, var)
+        return _add(left, right) if isinstance(node.op, ast.Add) else _sub(left, right)
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return _neg(_scaled(node.operand, var))
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "where":
+        c, a, b = node.args
+        return _call("where", [c, _scaled(a, var), _scaled(b, var)])
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        if _has_inverse(node.right, var):
+            return _mul(node.left, _scaled(node.right, var))
+        if _has_inverse(node.left, var):
+            return _mul(_scaled(node.left, var), node.right)
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div) and _has_inverse(
+        node.left, var
+    ):
+        return _div(_scaled(node.left, var), node.right)
+    zero_test = ast.Compare(v, [ast.Eq()], [_const(0)])
+    return _call("where", [zero_test, _const(0), _mul(v, node)])
+
+
+@functools.cache
+def scaled_derivative(src: str, var: str) -> str:
+    """``var * d src / d var`` as source of the language, written so that it is never
+    ``0 * inf``: the derivative with respect to ``log(var)``, which the chain rule through
+    log-probabilities and logits needs (``q * dT/dq``).
+
+    A factor ``A / var`` (or ``div0(A, var)``) cancels to ``A`` (its limit at var = 0, where
+    ``var * inf`` would be NaN); every other product is 0 where var is 0 (the derivative
+    grows slower than 1 / var there: ``q log q``, ``sqrt(q)``, ``q**a`` with a > 0 -> 0).
+
+    Examples
+    --------
+    >>> scaled_derivative("kl_elem(x, y) + (x - y)", "y")
+    'y - x - y'
+    >>> scaled_derivative("xlogy(x, y)", "y")
+    'x'
+    """
+    return ast.unparse(_scaled(parse(derivative(src, var)).body, var))

@@ -14,10 +14,14 @@ True
 ``torch.nn.KLDivLoss`` does (so ``"kl"`` is the forward KL of distillation,
 KL(teacher || student)); ``reverse=True`` evaluates ``measure(P = input, Q = target)``.
 
-Where it runs: CPU tensors go to the generated Numba kernels (:func:`divergences.paired_grad`:
-values and analytic gradients in one call, float64 arithmetic; float32 and float64 tensors
-are read through NumPy without a copy, bfloat16 and float16 are upcast to float32 first,
-and the gradient comes back in the input's dtype). Tensors on any other device raise an
+Where it runs: CPU tensors are read through NumPy without a copy. A float32 input (bfloat16
+and float16 are upcast to float32 first) whose target needs no gradient takes the fused
+kernel of the measure (:mod:`divergences.fused`: softmax, value and gradient with respect
+to the input in one generated Numba kernel, float64 arithmetic inside, the float32 gradient
+written once); float64 input, a target that requires a gradient, and measures with a
+max/min accumulator take the general path (:func:`divergences.paired_grad` on float64
+probabilities, then the chain rule to the input's space). The gradient comes back in the
+input's dtype. Tensors on any other device raise an
 error naming the device (the CUDA kernels of the paired values exist and are
 compile-checked, the gradient kernels on the device are not written yet).
 
@@ -65,7 +69,16 @@ class PairedFunction(torch.autograd.Function):
         measure, kw = spec
         X, Y = _as_numpy(inp, "input", measure), _as_numpy(tgt, "target", measure)
         rows = None if keep is None else keep.cpu().numpy()
-        v, gi, gt = rowwise(measure, X, Y, keep=rows, **kw)
+        fused = None
+        if X.dtype == np.float32 and not ctx.needs_input_grad[1]:
+            from .fused import rowwise_input
+
+            fused = rowwise_input(measure, X, Y, keep=rows, **kw)
+        if fused is not None:
+            v, gi = fused
+            gt = np.zeros((0, 0))  # not needed: the target does not require a gradient
+        else:
+            v, gi, gt = rowwise(measure, X, Y, keep=rows, **kw)
         ctx.save_for_backward(torch.from_numpy(gi), torch.from_numpy(gt))
         ctx.dtypes = (inp.dtype, tgt.dtype)
         return torch.from_numpy(v).to(inp.dtype)
@@ -73,11 +86,18 @@ class PairedFunction(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, gout: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
         gi, gt = ctx.saved_tensors
-        g = gout.to(torch.float64)[:, None]
         out = []
         for need, G, dtype in zip(ctx.needs_input_grad[:2], (gi, gt), ctx.dtypes, strict=True):
-            # an excluded row, or a zero upstream gradient, contributes 0 (never 0 * inf)
-            out.append(torch.where(g == 0, 0.0, g * G).to(dtype) if need else None)
+            if not need:
+                out.append(None)
+                continue
+            g = gout.to(G.dtype)[:, None]
+            gG = g * G
+            zero = g == 0
+            if bool(zero.any()):
+                # an excluded row, or a zero upstream gradient, contributes 0 (never 0 * inf)
+                gG = torch.where(zero, 0.0, gG)
+            out.append(gG.to(dtype))
         return (*out, None, None)
 
 

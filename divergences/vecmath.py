@@ -1,0 +1,201 @@
+"""Branch-free (vectorisable) twins of the vocabulary's Numba helpers, for the fused losses.
+
+Numba's ``math.exp`` and ``math.log`` are calls into libm that LLVM does not vectorise
+without Intel's SVML, and the vocabulary's helpers (:mod:`divergences.kernels.numba_helpers`)
+branch on their zero rules, which keeps the loop vectoriser out.  The fused loss kernels
+(:mod:`divergences.fused`) run the same definitions through the twins below: the same values
+(every special case of the helper, 0, inf and NaN included, is kept: each path is computed
+and the result selected), written with selects and integer arithmetic on the bits only, so
+that a loop over a row vectorises.
+
+- :func:`exp_v`: fdlibm's exponential (rational approximation on ``|r| <= ln 2 / 2``, under
+  1 ulp), 2**k built from the bits in two factors (subnormal results too);
+- :func:`log_v`: :func:`~divergences.kernels.numba_helpers.log_pos` with 0, inf, negative
+  and NaN selected around it;
+- ``div0_v``, ``nz_v``, ``xlogy_v``, ``kl_elem_v``, ``sqrt_diff_sq_v``, ``minimum_v``,
+  ``maximum_v``: the helpers of the same name without branches.
+
+Importing this module imports numba.  Tests: ``tests/test_fused.py`` compares every twin
+with its helper on the vocabulary's special values and on random values.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from .kernels.numba_helpers import _from_bits, _where, log_pos
+from .vocabulary import LOG1PMX_SERIES_BELOW
+
+_jit = numba.njit(error_model="numpy", inline="always")
+
+#: the twin of each vocabulary helper (the expression language's name -> function here)
+TWINS = {
+    "log": "log_v",
+    "exp": "exp_v",
+    "div0": "div0_v",
+    "nz": "nz_v",
+    "xlogy": "xlogy_v",
+    "kl_elem": "kl_elem_v",
+    "sqrt_diff_sq": "sqrt_diff_sq_v",
+    "min": "minimum_v",
+    "max": "maximum_v",
+}
+
+_INV_LN2 = 1.44269504088896338700e00
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+# fdlibm's e_exp.c: R(r^2) on [0, 0.347], |error| < 2**-59
+_P1 = 1.66666666666666019037e-01
+_P2 = -2.77777777770155933842e-03
+_P3 = 6.61375632143793436117e-05
+_P4 = -1.65339022054652515390e-06
+_P5 = 4.13813679705723846039e-08
+_EXP_MAX = 709.782712893383973096  # log(DBL_MAX)
+_EXP_MIN = -745.13321910194110842  # below: 0 (under half the smallest subnormal)
+
+
+@_jit
+def _pow2(k: int) -> float:
+    """2**k for k in [-1022, 1023] from the bits."""
+    return _from_bits((k + np.int64(1023)) << np.int64(52))
+
+
+@_jit
+def exp_v(x: float) -> float:
+    """exp(x), under 1 ulp, without branches (0 below -745.13, inf above 709.78, NaN kept).
+
+    Examples
+    --------
+    >>> float(exp_v(1.0)) == math.e
+    True
+    """
+    xc = _where(x < _EXP_MIN, _EXP_MIN, _where(x > _EXP_MAX, _EXP_MAX, x))
+    kf = math.floor(xc * _INV_LN2 + 0.5)
+    hi = xc - kf * _LN2_HI
+    lo = kf * _LN2_LO
+    r = hi - lo
+    t = r * r
+    c = r - t * (_P1 + t * (_P2 + t * (_P3 + t * (_P4 + t * _P5))))
+    y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
+    k = np.int64(kf)
+    k1 = k >> np.int64(1)  # 2**k = 2**k1 * 2**(k - k1), each factor normal
+    v = y * _pow2(k1) * _pow2(k - k1)
+    v = _where(x < _EXP_MIN, 0.0, _where(x > _EXP_MAX, math.inf, v))
+    return _where(x != x, x, v)
+
+
+@_jit
+def log_v(s: float) -> float:
+    """log(s) for every s (-inf at 0, NaN below 0, inf at inf), without branches."""
+    ok = (s > 0.0) & (s < math.inf)
+    v = log_pos(_where(ok, s, 1.0))
+    v = _where(s == 0.0, -math.inf, _where(s == math.inf, math.inf, v))
+    return _where((s < 0.0) | (s != s), math.nan, v)
+
+
+@_jit
+def _log1p_small(r: float) -> float:
+    """log1p(r) for r in [-1/2, 1/2]: log(u) + (r - (u - 1)) / u, u = 1 + r rounded."""
+    u = 1.0 + r
+    return log_pos(u) + (r - (u - 1.0)) / u
+
+
+@_jit
+def _log1pmx_v(r: float) -> float:
+    """log1p(r) - r for |r| <= 1/2 (the series of log1pmx below its threshold)."""
+    u = r / (2.0 + r)
+    u2 = u * u
+    tail = 1.0 / 15.0
+    tail = 1.0 / 13.0 + u2 * tail
+    tail = 1.0 / 11.0 + u2 * tail
+    tail = 1.0 / 9.0 + u2 * tail
+    tail = 1.0 / 7.0 + u2 * tail
+    tail = 1.0 / 5.0 + u2 * tail
+    tail = 1.0 / 3.0 + u2 * tail
+    series = -r * r / (2.0 + r) + 2.0 * u * u2 * tail
+    return _where(abs(r) < LOG1PMX_SERIES_BELOW, series, _log1p_small(r) - r)
+
+
+@_jit
+def _one_infinite(a: float, b: float) -> bool:
+    return ((abs(a) == math.inf) != (abs(b) == math.inf)) & (a == a) & (b == b)
+
+
+@_jit
+def div0_v(a: float, b: float) -> float:
+    """a / b with 0 / 0 = 0."""
+    return _where(a == 0.0, 0.0, a / b)
+
+
+@_jit
+def nz_v(a: float, e: float) -> float:
+    """a, an exact zero replaced by e."""
+    return _where(a == 0.0, e, a)
+
+
+@_jit
+def xlogy_v(a: float, b: float) -> float:
+    """a log(b), 0 where a = 0."""
+    return _where(a == 0.0, 0.0, a * log_v(b))
+
+
+@_jit
+def kl_elem_v(a: float, b: float) -> float:
+    """a log(a / b) - a + b (kl_elem): -a log1pmx((b - a) / a) near a = b."""
+    diff = b - a
+    near = abs(diff) <= 0.5 * a
+    r = diff / _where(near, a, 1.0)
+    near_val = -a * _log1pmx_v(_where(near, r, 0.0))
+    far_val = a * (log_v(a) - log_v(b)) + diff
+    t = _where(near, near_val, far_val)
+    t = _where(a == 0.0, diff, t)
+    return _where(_one_infinite(a, b), math.inf, t)
+
+
+@_jit
+def kl_elem_l(a: float, b: float, la: float, lb: float) -> float:
+    """kl_elem(a, b) given la = log(a) and lb = log(b) (exact log-probabilities: finite where
+    b underflowed to 0 but lb did not): the series -a log1pmx(r), r = (b - a) / a, for
+    |r| < LOG1PMX_SERIES_BELOW, else a (la - lb) + b - a."""
+    diff = b - a
+    near = abs(diff) < LOG1PMX_SERIES_BELOW * a
+    r = _where(near, diff / _where(near, a, 1.0), 0.0)
+    u = r / (2.0 + r)
+    u2 = u * u
+    tail = 1.0 / 15.0
+    tail = 1.0 / 13.0 + u2 * tail
+    tail = 1.0 / 11.0 + u2 * tail
+    tail = 1.0 / 9.0 + u2 * tail
+    tail = 1.0 / 7.0 + u2 * tail
+    tail = 1.0 / 5.0 + u2 * tail
+    tail = 1.0 / 3.0 + u2 * tail
+    near_val = a * (r * r / (2.0 + r) - 2.0 * u * u2 * tail)
+    far_val = a * (la - lb) + diff
+    t = _where(near, near_val, far_val)
+    t = _where(a == 0.0, diff, t)
+    return _where(_one_infinite(a, b), math.inf, t)
+
+
+@_jit
+def sqrt_diff_sq_v(a: float, b: float) -> float:
+    """(sqrt a - sqrt b)^2 as ((a - b) / (sqrt a + sqrt b))^2, 0 / 0 = 0."""
+    t = div0_v(a - b, math.sqrt(a) + math.sqrt(b))
+    return _where(_one_infinite(a, b), math.inf, t * t)
+
+
+@_jit
+def minimum_v(a: float, b: float) -> float:
+    """min propagating NaN."""
+    return _where((a < b) | (a != a), a, b)
+
+
+@_jit
+def maximum_v(a: float, b: float) -> float:
+    """max propagating NaN."""
+    return _where((a > b) | (a != a), a, b)
+
+
+__all__ = ["TWINS", "kl_elem_l", *TWINS.values()]

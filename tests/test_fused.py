@@ -1,0 +1,319 @@
+"""The fused loss kernels (divergences.fused): branch-free twins of the helpers against the
+helpers themselves and mpmath, the fused values and input gradients against the general
+two-step path (spaces.rowwise: float64 probabilities, paired_grad, chain rule), the log-space
+forms where a probability underflows (logits 1000 apart) against mpmath, and the torch
+adapter's float32 path."""
+
+from __future__ import annotations
+
+import collections
+import math
+
+import numpy as np
+import pytest
+from mpmath import mp, mpf
+
+import divergences as dv
+from divergences import vecmath
+from divergences.fused import fusable, loss_rows, resolve
+from divergences.kernels import numba_helpers
+from divergences.spaces import rowwise
+from divergences.symbolic import scaled_derivative
+from divergences.vocabulary import HELPERS
+
+SPECIAL = [0.0, 5e-324, 1e-310, 2.2250738585072014e-308, 1e-200, 1e-17, 0.3, 0.5, 1.0, 1.5]
+SPECIAL += [2.0, 7.25, 1e17, 1e300, math.inf, math.nan]
+
+
+def _same(a: float, b: float, rel: float) -> bool:
+    if math.isnan(a) or math.isnan(b):
+        return math.isnan(a) and math.isnan(b)
+    if math.isinf(a) or math.isinf(b) or a == 0 or b == 0:
+        return a == b or abs(a - b) <= rel * 1e-300
+    return abs(a - b) <= rel * abs(b)
+
+
+@pytest.mark.parametrize("name", sorted(vecmath.TWINS))
+def test_every_twin_equals_its_helper_on_special_and_random_values(name):
+    """Each twin gives the helper's value (zero rules, inf, NaN) to 4 ulp; kl_elem to 1e-14
+    (both lose digits to the cancellation of log1p(r) - r for 0.1 <= |r| <= 1/2)."""
+    twin = getattr(vecmath, vecmath.TWINS[name])
+    h = HELPERS[name]
+    helper = (
+        getattr(math, h.numba.removeprefix("math."))
+        if h.numba.startswith("math.")
+        else getattr(numba_helpers, h.numba)
+    )
+    rng = np.random.default_rng(0)
+    values = SPECIAL + list(rng.uniform(0, 2, 40)) + list(10.0 ** rng.uniform(-300, 300, 40))
+    if h.arity == 1:
+        cases = [(v,) for v in [*values, -1.0, -math.inf]]
+    else:
+        cases = [(a, b) for a in values for b in values[::3]]
+        near = rng.uniform(0.01, 1, 30)
+        cases += [(a, a * (1 + e)) for a, e in zip(near, rng.uniform(-0.6, 0.6, 30))]
+    for args in cases:
+        with np.errstate(all="ignore"):
+            try:
+                want = float(helper(*args))
+            except (ValueError, OverflowError):  # math.log(-1), math.exp(1000)
+                continue
+        got = float(twin(*args))
+        rel = 1e-14 if name == "kl_elem" else 4 * 2.2e-16
+        assert _same(got, want, rel), (name, args, got, want)
+
+
+def test_exp_v_against_mpmath_over_the_whole_range():
+    """Under 1 ulp from -745 (subnormal results) to 709.7, 0 below and inf above."""
+    mp.dps = 40
+    rng = np.random.default_rng(1)
+    for x in [*rng.uniform(-745, 709.7, 3000), -740.5, -708.5, -1e-300, 0.0, 1e-20, 709.7]:
+        want = float(mp.exp(mpf(float(x))))
+        got = vecmath.exp_v(float(x))
+        ulp = math.ulp(want) if want else 5e-324
+        assert abs(got - want) <= ulp, (x, got, want)
+    assert vecmath.exp_v(-746.0) == 0.0
+    assert vecmath.exp_v(710.0) == math.inf
+    assert vecmath.exp_v(-math.inf) == 0.0
+    assert math.isnan(vecmath.exp_v(math.nan))
+
+
+def test_scaled_derivative_cancels_the_pole():
+    """q dKL/dq = -p (not q * (-p / q), NaN at q = 0): the KL term's scaled derivative is
+    -x at every point, q = 0 included."""
+    src = scaled_derivative("kl_elem(x, y) + (x - y)", "y")
+    for x, y in [(0.3, 0.0), (0.3, 0.2), (0.0, 0.0), (0.0, 0.5)]:
+        assert eval(src, {}, {"x": x, "y": y}) == pytest.approx(-x, abs=1e-16)
+
+
+def _sample() -> list[dv.Measure]:
+    """The first fusable measure of every family of the registry (registry order)."""
+    first: dict[str, dv.Measure] = collections.OrderedDict()
+    for m in dv.measures():
+        if fusable(m, "strict"):
+            first.setdefault(m.family, m)
+    return list(first.values())
+
+
+def _rows(seed: int, B: int = 6, V: int = 37):
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((B, V)) * 1.5
+    t = rng.standard_normal((B, V)) * 2
+    return z.astype(np.float32), t.astype(np.float32)
+
+
+def _as(space: str, z: np.ndarray) -> np.ndarray:
+    z64 = z.astype(np.float64)
+    lp = z64 - np.log(np.sum(np.exp(z64), axis=1, keepdims=True))
+    return {"logits": z64, "log_probs": lp, "probs": np.exp(lp)}[space].astype(np.float32)
+
+
+def _check(m, inp, tgt, *, input_space, target_space, reverse, temperature=1.0, keep=None):
+    resolved = resolve(m.name, {})
+    assert resolved is not None
+    _, zero, eps, params = resolved
+    v, g, bad = loss_rows(
+        m,
+        inp,
+        tgt,
+        input_space=input_space,
+        target_space=target_space,
+        temperature=temperature,
+        reverse=reverse,
+        zero=zero,
+        eps=eps,
+        params=params,
+        keep=keep,
+    )
+    assert bad == -1 and g.dtype == inp.dtype
+    rv, rg, _ = rowwise(
+        m.name,
+        inp,
+        tgt,
+        input_space=input_space,
+        target_space=target_space,
+        temperature=temperature,
+        reverse=reverse,
+        options={},
+        keep=keep,
+    )
+    np.testing.assert_allclose(v, rv, rtol=1e-9, atol=1e-12)
+    scale = np.max(np.abs(rg), axis=1, keepdims=True) + 1e-300
+    np.testing.assert_allclose(g / scale, rg / scale, rtol=0, atol=2e-7)
+
+
+@pytest.mark.parametrize("m", _sample(), ids=lambda m: m.name)
+def test_fused_equals_the_general_path_logits_against_probs(m):
+    """Values (float64, 1e-9) and float32 input gradients (float32 rounding of the largest
+    coordinate) equal the general path's, for a measure of every family."""
+    z, t = _rows(0)
+    _check(m, z, _as("probs", t), input_space="logits", target_space="probs", reverse=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "m", [m for m in dv.measures() if fusable(m, "strict")], ids=lambda m: m.name
+)
+def test_fused_equals_the_general_path_for_every_measure(m):
+    z, t = _rows(1)
+    for reverse in (False, True):
+        _check(
+            m,
+            z,
+            _as("probs", t),
+            input_space="logits",
+            target_space="probs",
+            reverse=reverse,
+            temperature=1.7,
+        )
+
+
+SPACE_CASES = [(s, "probs", r) for s in ("logits", "log_probs", "probs") for r in (False, True)]
+SPACE_CASES += [("logits", "logits", False)]
+
+
+@pytest.mark.parametrize(("input_space", "target_space", "reverse"), SPACE_CASES)
+def test_kl_in_every_space(input_space, target_space, reverse):
+    """KL (forward and reverse) with the input in every space, and logits on both sides;
+    masked rows (keep = 0) are not computed (value 0, gradient 0 on both paths)."""
+    z, t = _rows(2)
+    keep = np.array([1, 0, 1, 1, 0, 1], dtype=bool)
+    _check(
+        dv.get("kl"),
+        _as(input_space, z),
+        _as(target_space, t),
+        input_space=input_space,
+        target_space=target_space,
+        reverse=reverse,
+        temperature=1.0,
+        keep=keep,
+    )
+
+
+def _mp_kl_logits(z: np.ndarray, p: np.ndarray) -> tuple[float, list[float]]:
+    """KL(p || softmax(z)) and its gradient q - p w.r.t. z, from the textbook definition
+    in 50 digits (log q = z - logsumexp(z))."""
+    mp.dps = 50
+    zs = [mpf(float(v)) for v in z]
+    lse = mp.log(mp.fsum(mp.exp(v) for v in zs))
+    lq = [v - lse for v in zs]
+    val = mp.fsum(
+        mpf(float(pk)) * (mp.log(mpf(float(pk))) - lqk) for pk, lqk in zip(p, lq) if pk > 0
+    )
+    return float(val), [float(mp.exp(lqk) - mpf(float(pk))) for pk, lqk in zip(p, lq)]
+
+
+def test_kl_with_logits_1000_apart_is_finite_and_right():
+    """q_k = exp(-1000) underflows in float64 while p_k > 0: KL is finite (about 1000 p_k),
+    taken from the exact log-probability z_k - logsumexp(z), and the gradient is q - p
+    (-p_k at the underflowed token), never inf or NaN."""
+    z = np.array([[0.0, -1000.0, 1.0, -999.0]], dtype=np.float32)
+    p = np.array([[0.4, 0.1, 0.3, 0.2]], dtype=np.float32)
+    m = dv.get("kl")
+    v, g, bad = loss_rows(
+        m,
+        z,
+        p,
+        input_space="logits",
+        target_space="probs",
+        temperature=1.0,
+        reverse=False,
+        zero="strict",
+        eps=1e-5,
+        params={"base": math.e},
+    )
+    want, gwant = _mp_kl_logits(z[0], p[0])
+    assert bad == -1 and math.isfinite(v[0])
+    assert v[0] == pytest.approx(want, rel=1e-12)
+    np.testing.assert_allclose(g[0], gwant, rtol=1e-6, atol=1e-12)
+
+
+def test_invalid_probabilities_are_reported_not_computed():
+    z, t = _rows(3)
+    p = _as("probs", t)
+    p[4, 2] = -0.1
+    _, _, bad = loss_rows(
+        dv.get("kl"),
+        z,
+        p,
+        input_space="logits",
+        target_space="probs",
+        temperature=1.0,
+        reverse=False,
+        zero="strict",
+        eps=1e-5,
+        params={"base": math.e},
+    )
+    assert bad == 4
+
+
+def test_max_accumulators_are_not_fused():
+    """Chebyshev (a max accumulator) has no fused kernel: the general path serves it."""
+    for m in dv.measures():
+        reduces = {a.reduce for a in m.rule("strict").accumulators.values()}
+        assert fusable(m, "strict") == (reduces == {"sum"})
+
+
+def test_torch_float32_loss_takes_the_fused_kernel_and_equals_float64(monkeypatch):
+    torch = pytest.importorskip("torch")
+    import divergences.fused as fused
+    import divergences.torch as dvt
+
+    calls = []
+    real = fused.rowwise_input
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(fused, "rowwise_input", spy)
+    z, t = _rows(4, B=5, V=300)
+    for name in ("kl", _sample()[0].name):
+        loss_fn = dvt.Loss(name, input="logits", target="probs")
+        z32 = torch.from_numpy(z).requires_grad_()
+        z64 = torch.from_numpy(z.astype(np.float64)).requires_grad_()
+        p = torch.from_numpy(_as("probs", t))
+        l32, l64 = loss_fn(z32, p), loss_fn(z64, p.double())
+        l32.backward()
+        l64.backward()
+        assert l32.dtype == torch.float32 and z32.grad.dtype == torch.float32
+        assert float(l32.detach()) == pytest.approx(float(l64.detach()), rel=1e-6)
+        np.testing.assert_allclose(z32.grad.numpy(), z64.grad.numpy(), rtol=1e-5, atol=1e-9)
+    assert calls == [True, True]  # float32 fused, float64 on the general path
+
+
+def test_jax_float32_takes_the_fused_kernel_and_the_target_gradient_still_flows(monkeypatch):
+    """Float32 under jit: values and the input's gradient from the fused kernel equal the
+    float64 general path; the target's gradient (a second callback) is still right."""
+    jax = pytest.importorskip("jax")
+    import jax.numpy as jnp
+
+    import divergences.fused as fused
+    import divergences.jax as dvj
+
+    calls = []
+    real = fused.rowwise_input
+
+    def spy(*args, **kwargs):
+        out = real(*args, **kwargs)
+        calls.append(out is not None)
+        return out
+
+    monkeypatch.setattr(dvj, "rowwise_input", spy)
+    z, t = _rows(5, B=4, V=50)
+
+    def f(a, b):
+        return dvj.loss(a, b, "kl", input="logits", target="logits")
+
+    g32 = jax.jit(jax.grad(f, argnums=(0, 1)))(jnp.asarray(z), jnp.asarray(t))
+    with jax.enable_x64(True):
+        g64 = jax.grad(f, argnums=(0, 1))(
+            jnp.asarray(z, dtype=jnp.float64), jnp.asarray(t, dtype=jnp.float64)
+        )
+        v64 = float(f(jnp.asarray(z, dtype=jnp.float64), jnp.asarray(t, dtype=jnp.float64)))
+    assert calls and all(calls)
+    assert float(jax.jit(f)(jnp.asarray(z), jnp.asarray(t))) == pytest.approx(v64, rel=1e-6)
+    for a, b in zip(g32, g64, strict=True):
+        assert a.dtype == jnp.float32
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-8)
