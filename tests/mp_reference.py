@@ -579,3 +579,13 @@ def renyi(P: Vec, Q: Vec, alpha: float = 0.5) -> mpf:
     if power == 0:
         return INF
     return mpmath.log(power / mass) / (a - 1)
+
+
+@_register
+def tsallis(P: Vec, Q: Vec, q: float = 2.0) -> mpf:
+    # Tsallis (1998): (sum P^q Q^(1 - q) - sum P) / (q - 1), sum P = 1 on the simplex
+    a = mpf(q)
+    if a == 1:
+        return _kl_textbook(P, Q)
+    mass, power = _mass_and_power_sum(P, Q, a)
+    return (power - mass) / (a - 1)

@@ -466,4 +466,75 @@ MEASURES: list[Measure] = [
             "IEEE Trans. Inf. Theory 60(7), 3797-3820",
         ),
     ),
+    Measure(
+        name="tsallis",
+        title="Tsallis relative entropy",
+        family="parametric",
+        survey_number=None,
+        kind="dissimilarity",
+        domain="nonnegative",
+        latex=r"\frac{\sum_i P_i^q Q_i^{1 - q} - \sum_i P_i}{q - 1}",
+        # sum P^q Q^(1 - q) - sum P = k + (q - 1) s with k the sum of _power_gap terms and
+        # s = sum (P - Q) (exact differences near P = Q), so the value is k / (q - 1) + s:
+        # no cancellation against sum P - 1 or sum Q - 1 near P = Q; q = 1 is the limit
+        # k + s = sum P ln(P / Q) on any input
+        strict=Rule(
+            {"k": sum_(_power_gap("q")), "s": sum_("x - y")},
+            "where(q == 1, k + s, k / where(q == 1, 1, q - 1) + s)",
+        ),
+        params=(
+            Param(
+                "q",
+                2.0,
+                "entropic index (1: Kullback-Leibler, 2: Pearson chi^2, 1/2: squared chord)",
+                low=0.0,
+                special=(1.0,),
+                test_values=(0.5, 0.1, 3.0),
+            ),
+        ),
+        properties=Properties(
+            symmetric=Claim(
+                "pdf",
+                "at q = 1/2 it is 2 (sum P - sum sqrt(PQ)) = sum (sqrt P - sqrt Q)^2 on pdfs "
+                "(squared chord); off the simplex P = (1, 1), Q = (1/2, 1/2) break it; at "
+                "other q it is not symmetric",
+                ((1.0, 1.0), (0.5, 0.5)),
+                {"q": 0.5},
+                "q == 0.5",
+            ),
+            nonnegative=on_pdf(
+                "Jensen's inequality on pdfs (x^q convex for q > 1, concave for q < 1, the "
+                "sign of 1 / (q - 1) matching); off the simplex P = (0.1, 0.1), Q = (1, 1) "
+                "give a negative value",
+                (0.1, 0.1),
+                (1.0, 1.0),
+            ),
+            identity=always("sum P^q P^(1 - q) = sum P: the numerator is 0"),
+            triangle=never(SPREAD_WHY + " (q = 2: it is Pearson's chi^2)", *SPREAD),
+            metric=never("the triangle inequality fails: " + SPREAD_WHY, *SPREAD),
+        ),
+        # disjoint supports: sum P^q Q^(1 - q) = 0 for q < 1, so (0 - 1) / (q - 1)
+        bounds=Bounds("0", "where(q < 1, 1 / (1 - q), inf)"),
+        aliases=(Alias("tsallis_divergence"), Alias("tsallis_relative_entropy")),
+        relations=(
+            Relation("kullback_leibler(P, Q)", params={"q": 1.0}),
+            Relation("pearson(P, Q)", holds="pdf", params={"q": 2.0}),
+            Relation("squared_chord(P, Q)", holds="pdf", params={"q": 0.5}),
+        ),
+        zeros="0^q 0^(1 - q) terms vanish; Q_i = 0 < P_i gives inf for q >= 1; disjoint "
+        "supports give 1 / (1 - q) on pdfs for q < 1",
+        notes="D_q(P || Q) = (sum P^q Q^(1 - q) - 1) / (q - 1) on probability vectors "
+        "(Tsallis 1998), in nats at q = 1; off the simplex sum P replaces 1, so that q -> 1 "
+        "is continuous on any input, with limit sum P ln(P / Q) (the catalog's "
+        "Kullback-Leibler; the unnormalised form would grow like (sum P - 1) / (q - 1)). "
+        "q = 2 is Pearson's chi^2 and q = 1/2 the squared chord on pdfs; on pdfs it is "
+        "(exp((q - 1) D^Renyi_q) - 1) / (q - 1). Computed from relative differences (powm1) "
+        "and sum (P - Q), accurate near P = Q.",
+        references=(
+            "Tsallis 1998, Generalized entropy-based criterion for consistent testing, "
+            "Phys. Rev. E 58(2), 1442-1445",
+            "Borland, Plastino, Tsallis 1998, Information gain within nonextensive "
+            "thermostatistics, J. Math. Phys. 39(12), 6490-6501",
+        ),
+    ),
 ]
