@@ -589,3 +589,30 @@ def tsallis(P: Vec, Q: Vec, q: float = 2.0) -> mpf:
         return _kl_textbook(P, Q)
     mass, power = _mass_and_power_sum(P, Q, a)
     return (power - mass) / (a - 1)
+
+
+@_register
+def alpha_beta(P: Vec, Q: Vec, alpha: float = 0.5, beta: float = 0.5) -> mpf:
+    # Cichocki, Cruces & Amari 2011, Entropy 13(1): the definition and its limit cases;
+    # at a zero, the limit of the term as that coordinate tends to 0
+    a, b = mpf(alpha), mpf(beta)
+    s = a + b
+    terms = []
+    for p, q in _pairs(P, Q):
+        if p == 0 and q == 0:
+            terms.append(mpf(0))
+        elif p == 0:
+            terms.append(q**s / (a * s) if a > 0 and s > 0 else INF)
+        elif q == 0:
+            terms.append(p**s / (b * s) if b > 0 and s > 0 else INF)
+        elif a == 0 and b == 0:
+            terms.append((mpmath.log(p) - mpmath.log(q)) ** 2 / 2)
+        elif a == 0:
+            terms.append((q**b * mpmath.log(q**b / p**b) - q**b + p**b) / b**2)
+        elif b == 0:
+            terms.append((p**a * mpmath.log(p**a / q**a) - p**a + q**a) / a**2)
+        elif s == 0:
+            terms.append((mpmath.log(q**a / p**a) + (q**a / p**a) ** -1 - 1) / a**2)
+        else:
+            terms.append(-(p**a * q**b - a / s * p**s - b / s * q**s) / (a * b))
+    return _fsum(terms)

@@ -47,6 +47,36 @@ def _power_gap(a: str) -> str:
     )
 
 
+
+def _power_m1(a: str) -> str:
+    """(x / y)^a - 1 for x, y > 0: powm1 of the relative difference where x >= y / 2, else
+    expm1(a log(x / y)) (where 1 + (x - y) / y would lose x's digits)."""
+    return f"where(x < y / 2, expm1({a} * log(div0(x, y))), powm1(div0(x - y, y), {a}))"
+
+
+def _alpha_beta_term() -> str:
+    """The term of the AB-divergence with its limits (Cichocki, Cruces & Amari 2011: the
+    definition and its limit cases): exactly one zero gives the limit y^s / (alpha s) (x = 0,
+    alpha and s = alpha + beta positive) or x^s / (beta s) (y = 0, beta and s positive), else
+    inf. Every division by a parameter expression is guarded where it is 0 (a where
+    evaluates both branches on arrays, and a derivative multiplies each by its indicator)."""
+    s = "(alpha + beta)"
+    a0, b0, s0 = "where(alpha == 0, 1, alpha)", "where(beta == 0, 1, beta)", f"where({s} == 0, 1, {s})"
+    general = (
+        f"-(y ** {s}) / ({a0} * {b0}) * ({_power_m1('alpha')} - alpha / {s0} * "
+        f"{_power_m1(s)})"
+    )
+    positive = (
+        "where(alpha == 0, where(beta == 0, log(div0(x, y)) ** 2 / 2, "
+        f"kl_elem(y ** beta, x ** beta) / {b0} ** 2), "
+        f"where(beta == 0, kl_elem(x ** alpha, y ** alpha) / {a0} ** 2, "
+        f"where({s} == 0, -log1pmx({_power_m1('alpha')}) / {a0} ** 2, {general})))"
+    )
+    at_x0 = f"where(alpha > 0, where({s} > 0, y ** {s} / ({a0} * {s0}), inf), inf)"
+    at_y0 = f"where(beta > 0, where({s} > 0, x ** {s} / ({b0} * {s0}), inf), inf)"
+    return f"where(x == 0, where(y == 0, 0, {at_x0}), where(y == 0, {at_y0}, {positive}))"
+
+
 MEASURES: list[Measure] = [
     Measure(
         name="total_variation",
@@ -535,6 +565,100 @@ MEASURES: list[Measure] = [
             "Phys. Rev. E 58(2), 1442-1445",
             "Borland, Plastino, Tsallis 1998, Information gain within nonextensive "
             "thermostatistics, J. Math. Phys. 39(12), 6490-6501",
+        ),
+    ),
+    Measure(
+        name="alpha_beta",
+        title="Alpha-Beta divergence (AB-divergence)",
+        family="parametric",
+        survey_number=None,
+        kind="dissimilarity",
+        domain="nonnegative",
+        latex=r"-\frac{1}{\alpha \beta} \sum_i \Big(P_i^\alpha Q_i^\beta - "
+        r"\frac{\alpha}{\alpha + \beta} P_i^{\alpha + \beta} - \frac{\beta}{\alpha + \beta} "
+        r"Q_i^{\alpha + \beta}\Big)",
+        # with s = alpha + beta and (x / y)^a - 1 = powm1((x - y) / y, a), each term is
+        # -y^s / (alpha beta) (powm1(r, alpha) - alpha / s powm1(r, s)): O(r^2) without
+        # cancellation of O(1) quantities near P = Q; the limits alpha = 0, beta = 0,
+        # alpha + beta = 0 and alpha = beta = 0 are the generalised KL of powers, the
+        # log1pmx of a power ratio and half the squared log ratio (see _alpha_beta_term)
+        strict=Rule({"s": sum_(_alpha_beta_term())}, "s"),
+        params=(
+            Param(
+                "alpha",
+                0.5,
+                "exponent of P (with beta: 1/2, 1/2 is twice squared chord; 1, 1 half "
+                "squared Euclidean; 1, 0 Kullback-Leibler)",
+                special=(0.0, -0.5),
+                test_values=(1.0, 2.0, -1.0),
+            ),
+            Param(
+                "beta",
+                0.5,
+                "exponent of Q (alpha + beta = 0, alpha = 0, beta = 0: the limit cases)",
+                special=(0.0, -0.5),
+                test_values=(1.0, 2.0),
+            ),
+        ),
+        properties=Properties(
+            symmetric=always(
+                "D_AB^(alpha, beta)(P, Q) = D_AB^(beta, alpha)(Q, P), so symmetric where "
+                "alpha = beta (1 / (2 alpha^2) sum (P^alpha - Q^alpha)^2); P = (1, 0), "
+                "Q = (1/2, 1/2) break it at alpha = 1, beta = 1/2",
+                ONEHOT_P,
+                (0.5, 0.5),
+                condition="alpha == beta",
+                alpha=1.0,
+            ),
+            nonnegative=always(
+                "each term is >= 0 on non-negative inputs for every alpha, beta (weighted "
+                "AM-GM (Young) or its reverse, the sign of 1 / (alpha beta) matching; "
+                "Cichocki, Cruces & Amari 2011, sec. 2)"
+            ),
+            identity=always("every term vanishes when P_i = Q_i"),
+            triangle=never("at alpha = beta = 1/2 it is 2 squared chord: " + _KL_TRIANGLE,
+                           *TRIPLE),
+            metric=never("the triangle inequality fails", *TRIPLE),
+        ),
+        # each term is at most P^s / (beta s) + Q^s / (alpha s) for alpha, beta > 0, and
+        # sum P^s <= 1 (s >= 1) or d^(1 - s) (s < 1) on pdfs; reached by disjoint supports
+        # for s >= 1. A zero against a non-zero is inf when alpha <= 0 or beta <= 0
+        bounds=Bounds(
+            "0",
+            "where(alpha > 0, where(beta > 0, where(alpha + beta >= 1, 1 / (alpha * beta), "
+            "d ** (1 - alpha - beta) / (alpha * beta)), inf), inf)",
+        ),
+        aliases=(Alias("ab_divergence"), Alias("alpha_beta_divergence")),
+        relations=(
+            Relation("2 * squared_chord(P, Q)"),
+            Relation("squared_euclidean(P, Q) / 2", params={"alpha": 1.0, "beta": 1.0}),
+            Relation("kullback_leibler(P, Q)", holds="pdf", params={"alpha": 1.0, "beta": 0.0}),
+            Relation("kullback_leibler(Q, P)", holds="pdf", params={"alpha": 0.0, "beta": 1.0}),
+            Relation("amari_alpha(P, Q, alpha=0.5)", params={"alpha": 0.25, "beta": 0.75}),
+            Relation("alpha_beta(Q, P, alpha=1.0, beta=2.0)", params={"alpha": 2.0, "beta": 1.0}),
+            Relation(
+                "sum(log(p / q) ** 2 for p, q in zip(P, Q) if p + q > 0) / 2",
+                params={"alpha": 0.0, "beta": 0.0},
+            ),
+        ),
+        zeros="a coordinate with P_i = Q_i = 0 contributes 0; P_i = 0 < Q_i contributes "
+        "Q_i^(alpha + beta) / (alpha (alpha + beta)) when alpha > 0 and alpha + beta > 0, "
+        "else inf; Q_i = 0 < P_i contributes P_i^(alpha + beta) / (beta (alpha + beta)) when "
+        "beta > 0 and alpha + beta > 0, else inf (the limits of the term)",
+        notes="The AB-divergence of Cichocki, Cruces & Amari (2011) with its limit "
+        "cases: beta = 0 is 1/alpha^2 sum (P^alpha ln(P^alpha / Q^alpha) - "
+        "P^alpha + Q^alpha), alpha = 0 the same with P and Q swapped and beta for alpha, "
+        "alpha = -beta is 1/alpha^2 sum (ln(Q^alpha / P^alpha) + P^alpha / Q^alpha - 1), and "
+        "alpha = beta = 0 is 1/2 sum (ln P - ln Q)^2. alpha + beta = 1 is Amari's "
+        "alpha-divergence (amari_alpha with its alpha = 1 - 2 alpha), alpha = 1, beta = 0 the "
+        "generalised KL(P || Q), alpha = beta = 1/2 twice the squared chord (4 x squared "
+        "Hellinger of the 1/2 convention), alpha = beta = 1 half the squared Euclidean "
+        "distance, alpha = 1, beta = -1 the Itakura-Saito distance. Each limit is taken "
+        "exactly at its parameter values and is continuous. Computed from relative "
+        "differences (powm1), accurate near P = Q.",
+        references=(
+            "Cichocki, Cruces & Amari 2011, Generalized Alpha-Beta Divergences and Their "
+            "Application to Robust Nonnegative Matrix Factorization, Entropy 13(1), 134-170",
         ),
     ),
 ]
