@@ -21,7 +21,7 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from . import topk
+from . import edges, topk
 from .api import _UNSET, METHODS, MeasureLike, compute, prepare, use_factored
 from .registry import UnknownMeasureError, resolve
 from .spec import Measure
@@ -65,27 +65,45 @@ class Rows:
             raise InputError(f"{m.name}: method={opts.method!r} is not one of {METHODS}")
         self.factored = opts.backend == "numba" and use_factored(m, opts.zero, opts.method)
         self.prepared: Any = None
+        #: how :func:`search_rows` screens this block with BLAS (None: every value computed)
+        self.screen: Any = None
         if self.factored and B.shape[0]:
+            from . import screening
             from .kernels import factored
 
+            # what compute() does per call, done once: rows rescaled alone (see edges)
+            (self._scaled,) = edges.scale_inputs(m, [B], np, kinds=("rows",))
             self.prepared = factored.prepare_rows(
-                m, B, zero=opts.zero, eps=opts.eps, params=opts.params
+                m, self._scaled, zero=opts.zero, eps=opts.eps, params=opts.params
             )
+            self.screen = screening.screen_for(m, opts.zero, opts.eps, opts.params, B.shape[1])
 
     @property
     def n(self) -> int:
         return int(self.B.shape[0])
 
-    def values(self, A: np.ndarray) -> np.ndarray:
-        """``measure(A[i], B[j])`` for every row of the validated queries ``A``."""
+    def values(self, A: np.ndarray, cols: np.ndarray | None = None) -> np.ndarray:
+        """``measure(A[i], B[j])`` for every row of the validated queries ``A`` and every
+        row ``j`` of the block (of ``cols`` only, in their order, if given): the values of
+        :func:`~divergences.cdist`, bit for bit (a pair's value does not depend on the
+        other rows and columns of its call)."""
         o = self.opts
-        if self.prepared is not None:
-            from .kernels import factored
+        B = self.B if cols is None else self.B[cols]
+        if self.prepared is None:
+            return compute(o.measure, A, B, o.zero, o.eps, o.params, o.backend, o.method)
+        from .kernels import factored
 
-            return factored.cdist_prepared(
-                o.measure, A, self.prepared, zero=o.zero, eps=o.eps, params=o.params
+        # as compute() on the factored path: rows rescaled alone, the kernel, the clamp
+        (SA,) = edges.scale_inputs(o.measure, [A], np, kinds=("rows",))
+        if cols is None:
+            D = factored.cdist_prepared(
+                o.measure, SA, self.prepared, zero=o.zero, eps=o.eps, params=o.params
             )
-        return compute(o.measure, A, self.B, o.zero, o.eps, o.params, o.backend, o.method)
+        else:
+            D = factored.cdist(
+                o.measure, SA, self._scaled[cols], zero=o.zero, eps=o.eps, params=o.params
+            )
+        return edges.clamp(o.measure, D, A, B, zero=o.zero, params=o.params, xp=np)
 
 
 def check_working_memory(m: Measure, working_memory: float | None) -> float:
@@ -150,15 +168,7 @@ def search_rows(
             if kb == 0 or q == 0:
                 continue
             for s, e in _query_blocks(q, n, wm):
-                D = rows.values(A[s:e])
-                key = np.negative(D, out=D if D.flags.writeable else None) if similarity else D
-                sub = max(1, (e - s) // _RANK_SLICES)
-                # a few rows at a time, so that the ranking's own temporaries (argpartition's
-                # int64 indices) stay a fraction of the block
-                for t in range(0, e - s, sub):
-                    part = key[t : t + sub]
-                    top = topk.top_k(part, kb)
-                    tkey = np.take_along_axis(part, top, axis=1)
+                for t, top, tkey in _ranked(rows, A[s:e], kb, similarity):
                     top += rows.start
                     r = slice(s + t, s + t + top.shape[0])
                     if have == 0:
@@ -169,13 +179,36 @@ def search_rows(
                         indices[r, :w], keys[r, :w] = topk.merge(
                             indices[r, :have_k], keys[r, :have_k], top, tkey, k
                         )
-                del D, key
                 bar.update(e - s)
             have += n
             del rows  # before the next block is read and prepared
     finally:
         bar.close()
     return indices, (np.negative(keys, out=keys) if similarity else keys)
+
+
+def _ranked(
+    rows: Rows, A: np.ndarray, k: int, similarity: bool
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(first query row, column indices in the block, keys) of the ``k`` nearest columns of
+    the block ``rows`` for the queries ``A``, ordered by (key, column), NaN last; the key
+    is the value, negated for a similarity. Screened with BLAS where the block has a
+    screen (:mod:`divergences.screening`), else from the whole block of values."""
+    if rows.screen is not None:
+        from . import screening
+
+        top, keys = screening.nearest(rows, rows.screen, A, k)
+        yield 0, top, keys
+        return
+    D = rows.values(A)
+    key = np.negative(D, out=D if D.flags.writeable else None) if similarity else D
+    sub = max(1, A.shape[0] // _RANK_SLICES)
+    # a few rows at a time, so that the ranking's own temporaries (argpartition's int64
+    # indices) stay a fraction of the block
+    for t in range(0, A.shape[0], sub):
+        part = key[t : t + sub]
+        top = topk.top_k(part, k)
+        yield t, top, np.take_along_axis(part, top, axis=1)
 
 
 @dataclass(frozen=True)

@@ -289,19 +289,23 @@ def _zero_columns(zeros: np.ndarray | None) -> np.ndarray:
     return np.flatnonzero(zeros.any(axis=0)) if zeros is not None else np.zeros(0, dtype=int)
 
 
-def _products(acc: _Acc, r: slice) -> dict[str, Any]:
+def _products(
+    acc: _Acc, r: slice, product: Callable[[np.ndarray, np.ndarray], np.ndarray] = dot
+) -> dict[str, Any]:
     """The matrix products of an expanded accumulator for the rows ``r`` (:func:`dot`, one
-    call each on a large block of rows)."""
+    call each on a large block of rows). ``product(L, R)`` (``L @ R.T``) may be another
+    summation, e.g. BLAS for a screen whose values need only stay within the error bound
+    (:mod:`divergences.screening`); the indicator counts are exact in any order."""
     out: dict[str, Any] = {}
     if acc.F is not None:
-        out["prod"] = dot(acc.F[r], acc.G)
+        out["prod"] = product(acc.F[r], acc.G)
         if not acc.one_sign:
-            out["cs"] = dot(acc.norm_f[r], acc.norm_g)
+            out["cs"] = product(acc.norm_f[r], acc.norm_g)
     if acc.mix is not None:
         out["mix"], out["mix_abs"] = mixed_log.sums(acc.A[r], acc.B, *acc.mix)
     if acc.corr:
-        out["corr"] = sum(dot(L[r], R) for L, R in acc.corr)
-        out["corr_abs"] = sum(dot(L[r], R) for L, R in acc.corr_abs)
+        out["corr"] = sum(product(L[r], R) for L, R in acc.corr)
+        out["corr_abs"] = sum(product(L[r], R) for L, R in acc.corr_abs)
     for kind, parts in acc.poles.items():  # counts: exact in any order (BLAS is fine)
         out[kind] = sum(L[r] @ R.T for L, R in parts)
     return out
