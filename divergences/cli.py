@@ -255,7 +255,9 @@ def _suffix(path: str) -> str:
     return ext
 
 
-def _read(path: str) -> Any:
+def _read(path: str, skip_header: bool = False) -> Any:
+    """The array in ``path`` (.npy, .csv or .tsv); ``skip_header`` skips the first line of
+    a .csv/.tsv file (a header row; .npy files have none)."""
     import warnings
 
     import numpy as np
@@ -269,14 +271,20 @@ def _read(path: str) -> Any:
             else:
                 # utf-8-sig: a byte-order mark (spreadsheet exports) is not part of the data
                 data = np.loadtxt(
-                    path, delimiter=_READERS[ext], ndmin=2, dtype=np.float64, encoding="utf-8-sig"
+                    path,
+                    delimiter=_READERS[ext],
+                    ndmin=2,
+                    dtype=np.float64,
+                    encoding="utf-8-sig",
+                    skiprows=1 if skip_header else 0,
                 )
     except (OSError, ValueError, EOFError) as e:
         header = _header_row(path, ext) if isinstance(e, ValueError) else None
-        if header is not None:
+        if header is not None and not skip_header:
             raise CommandError(
                 f"cannot read {path}: its first line looks like a header row ({header}), "
-                "not numbers; remove that line (for example `tail -n +2 FILE > rows.csv`)"
+                "not numbers; pass --skip-header to skip it (or remove that line, for "
+                "example `tail -n +2 FILE > rows.csv`)"
             ) from None
         raise CommandError(f"cannot read {path}: {_one_line(str(e))}") from None
     if not isinstance(data, np.ndarray):
@@ -448,8 +456,8 @@ def _cmd_compute(args: argparse.Namespace) -> int:
     if args.A is None:
         raise CommandError("compute needs input files A and B (or --example)")
     _refuse_input_as_output(args.output, args.A, args.B)
-    XA = _read(args.A)
-    XB = XA if args.B is None else _read(args.B)
+    XA = _read(args.A, args.skip_header)
+    XB = XA if args.B is None else _read(args.B, args.skip_header)
     D = cdist(XA, XB, args.name, **opts)
     if args.output is None:
         print("\n".join(_matrix_lines(D)))
@@ -513,8 +521,8 @@ def _cmd_knn(args: argparse.Namespace) -> int:
     if args.output is not None and os.path.splitext(args.output)[1].lower() != ".npz":
         raise CommandError(f"{args.output}: knn writes an .npz file (arrays indices and values)")
     _refuse_input_as_output(args.output, args.Q, args.DB)
-    Q = _read(args.Q)
-    DB = _read(args.DB)
+    Q = _read(args.Q, args.skip_header)
+    DB = _read(args.DB, args.skip_header)
     idx, val = knn(
         Q,
         DB,
@@ -591,6 +599,16 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
 
 
 # -- parser -----------------------------------------------------------------
+def add_skip_header(p: argparse.ArgumentParser) -> None:
+    """``--skip-header``: the first line of every .csv/.tsv input is a header row."""
+    p.add_argument(
+        "--skip-header",
+        action="store_true",
+        help="skip the first line of each .csv/.tsv input (a header row; .npy files are "
+        "read as they are)",
+    )
+
+
 def _add_measure_options(p: argparse.ArgumentParser) -> None:
     """The options of cdist shared by ``compute`` and ``knn``."""
     p.add_argument("--zero", choices=("strict", "epsilon"), help="zero mode (default strict)")
@@ -689,6 +707,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("B", nargs="?", help="rows of Q (default: A)")
     p.add_argument("-o", "--output", metavar="OUT", help="write the matrix here (.npy/.csv/.tsv)")
     p.add_argument("--example", action="store_true", help="run on 4 embedded histograms")
+    add_skip_header(p)
     _add_measure_options(p)
     p.set_defaults(handler=_cmd_compute)
 
@@ -706,6 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("DB", help="the rows searched (.npy, .csv or .tsv)")
     p.add_argument("-k", type=int, required=True, metavar="K", help="neighbours per query")
     p.add_argument("-o", "--output", metavar="OUT", help="write indices and values here (.npz)")
+    add_skip_header(p)
     _add_measure_options(p)
     p.add_argument("--progress", action="store_true", help="show a progress bar on stderr")
     p.add_argument(

@@ -97,8 +97,8 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     else:
         if args.data is None:
             raise CommandError("analyze needs a data file (.npy, .csv, .tsv) or --example")
-        X = _read(args.data)
-        Q = None if args.queries is None else _read(args.queries)
+        X = _read(args.data, args.skip_header)
+        Q = None if args.queries is None else _read(args.queries, args.skip_header)
         analyses = {"": analyze(X, queries=Q, **common)}
         extra = {"data": os.path.basename(args.data)}
     try:
@@ -251,6 +251,9 @@ def add_commands(sub: Any) -> None:
     )
     p.add_argument("--pairs", type=int, default=4000, help="sampled pairs (default 4000)")
     p.add_argument("--queries", metavar="Q", help="a query set: every query against DATA")
+    from .cli import add_skip_header
+
+    add_skip_header(p)
     p.add_argument("-k", type=int, default=10, help="neighbours compared (default 10, 0: skip)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument(

@@ -580,3 +580,37 @@ def test_a_csv_header_row_gets_a_clear_message(tmp_path, capsys):
     rc, _, err = run(capsys, "compute", "kl", str(f))
     assert rc != 0
     assert "header row" in err and "a,b,c" in err and "tail -n +2" in err
+    assert "--skip-header" in err
+
+
+def test_skip_header_reads_csv_and_tsv_with_a_header_row(tmp_path, capsys):
+    """Issue 13, item 17: --skip-header skips the first line of each .csv/.tsv input (a .npy
+    file is read as it is), for compute and knn."""
+    rng = np.random.default_rng(17)
+    A, B = rng.dirichlet(np.ones(3), 4), rng.dirichlet(np.ones(3), 5)
+    fa, fb, fq = tmp_path / "a.csv", tmp_path / "b.tsv", tmp_path / "q.npy"
+    fa.write_text("p1,p2,p3\n" + "\n".join(",".join(repr(float(v)) for v in r) for r in A) + "\n")
+    fb.write_text("q1\tq2\tq3\n" + "\n".join("\t".join(repr(float(v)) for v in r) for r in B) + "\n")
+    np.save(fq, A)
+    out = tmp_path / "D.npy"
+    rc, _, err = run(capsys, "compute", "kl", str(fa), str(fb), "--skip-header", "-o", str(out))
+    assert (rc, err) == (0, "")
+    np.testing.assert_array_equal(np.load(out), dv.cdist(A, B, "kl"))
+    res = tmp_path / "nn.npz"
+    rc, _, err = run(
+        capsys, "knn", "hellinger", str(fq), str(fb), "-k", "2", "--skip-header", "-o", str(res)
+    )
+    assert (rc, err) == (0, "")
+    want_idx, want_val = dv.knn(A, B, 2, "hellinger")
+    with np.load(res) as f:
+        np.testing.assert_array_equal(f["indices"], want_idx)
+        np.testing.assert_array_equal(f["values"], want_val)
+    # without the flag the header is refused; with it, a file without a header loses its
+    # first row (the flag says the first line is not data)
+    rc, _, err = run(capsys, "compute", "kl", str(fa), str(fb))
+    assert rc != 0 and "--skip-header" in err
+    plain = tmp_path / "plain.csv"
+    np.savetxt(plain, A, delimiter=",")
+    rc, _, err = run(capsys, "compute", "kl", str(plain), str(fb), "--skip-header", "-o", str(out))
+    assert (rc, err) == (0, "")
+    np.testing.assert_array_equal(np.load(out), dv.cdist(A[1:], B, "kl"))
