@@ -101,7 +101,15 @@ def test_loss_forward_backward(benchmark, batch, name, impl):
     loss, grad = benchmark(_fwd_bwd, fn, z, p)
     ref_loss, ref_grad = _fwd_bwd(_peer(name), z, p)
     np.testing.assert_allclose(float(loss), float(ref_loss), rtol=1e-4)
-    np.testing.assert_allclose(grad.numpy(), ref_grad.numpy(), rtol=1e-3, atol=1e-9)
+    check = np.ones(grad.shape, dtype=bool)
+    if name == "tvd":
+        # abs has a kink at q = p: where float32 and float64 softmaxes fall on either side
+        # of p_k the subgradients differ (one token in 32.8 million at full size)
+        q = F.softmax(z.double(), -1).numpy()
+        check = np.abs(q - p.double().numpy()) > 1e-6 * q
+    np.testing.assert_allclose(
+        grad.numpy()[check], ref_grad.numpy()[check], rtol=1e-3, atol=1e-9
+    )
 
 
 FUSED = [m for m in dv.measures() if fusable(m, "strict")]
