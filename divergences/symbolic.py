@@ -181,6 +181,22 @@ def _d(node: ast.expr, var: str) -> ast.expr:
             # a**b (b' log(a) + b a' / a)
             inner = _add(_mul(db, _call("log", [a])), _div(_mul(b, da), a))
             return _mul(node, inner)
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "where"
+        and not _uses(node.args[0], var)
+    ):
+        # a condition that does not depend on var (a parameter's limit form: alpha == -1):
+        # the derivative of the chosen branch, as a where of the branches' derivatives. The
+        # table's partials (where(c, 1, 0) * da + where(c, 0, 1) * db) would multiply the
+        # unchosen branch's derivative by 0, and 0 * inf is NaN (a limit form's other branch
+        # is often infinite exactly where it is not chosen: amari_alpha at alpha = +-1). A
+        # condition on var itself (a zero rule, where(x == 0, 0, f)) keeps the table's form:
+        # at the zero the one-sided derivative is the limit of f's, which the branch's
+        # constant does not give, and NaN says so rather than a wrong 0
+        c, a, b = node.args
+        return _call("where", [c, _d(a, var), _d(b, var)])
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         h = HELPERS[node.func.id]
         out: ast.expr = _const(0)
