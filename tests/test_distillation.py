@@ -54,6 +54,11 @@ ROWS = [
         lambda S, T, a: kl(S, a * S + (1 - a) * T),
     ),
     (
+        "alpha-beta (ABKD)",
+        'dvt.Loss("alpha_beta", alpha=alpha, beta=beta, **kw)(s, t)',
+        lambda S, T, w: -(T**w * S**w - T ** (2 * w) / 2 - S ** (2 * w) / 2).sum(-1) / (w * w),
+    ),
+    (
         "total variation",
         'dvt.Loss("total_variation", **kw)(s, t)',
         lambda S, T, b: (T - S).abs().sum(-1) / 2,
@@ -76,6 +81,7 @@ def test_every_row_is_in_the_document(name, call, ref):
 def test_every_row_equals_its_definition(name, call, ref, w):
     s, t = _logits(1), _logits(2)
     kw = dict(input="logits", target="logits", temperature=TEMP, reduction="none")
+    # beta and alpha both take w (alpha_beta: alpha = beta = w, alpha + beta = 2w)
     got = eval(call, {"dvt": dvt}, {"kw": kw, "s": s, "t": t, "beta": w, "alpha": w})
     want = ref(probs(s), probs(t), w)
     np.testing.assert_allclose(got.detach().numpy(), want.numpy(), rtol=1e-10, atol=1e-14)
@@ -84,7 +90,8 @@ def test_every_row_equals_its_definition(name, call, ref, w):
 def test_endpoints():
     """generalized_jsd is 0 at beta = 0 and 1 (its limit; TRL since #3043 switches to the
     KL rows there); skew KL at alpha = 0 is the KL (forward; reverse with reverse=True) and
-    0 at alpha = 1; TRL's pre-#3043 row is the reverse KL at beta = 0, forward at 1."""
+    0 at alpha = 1; alpha_beta is the forward KL at (1, 0) and the reverse at (0, 1); TRL's
+    pre-#3043 row is the reverse KL at beta = 0, forward at 1."""
     s, t = _logits(3), _logits(4)
     S, T = probs(s), probs(t)
     kw = dict(input="logits", target="logits", temperature=TEMP, reduction="none")
@@ -96,6 +103,12 @@ def test_endpoints():
         dvt.Loss("skew_kl", alpha=0.0, reverse=True, **kw)(s, t), kl(S, T), rtol=1e-10
     )
     np.testing.assert_allclose(dvt.Loss("skew_kl", alpha=1.0, **kw)(s, t), 0.0, atol=1e-15)
+    np.testing.assert_allclose(
+        dvt.Loss("alpha_beta", alpha=1.0, beta=0.0, **kw)(s, t), kl(T, S), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        dvt.Loss("alpha_beta", alpha=0.0, beta=1.0, **kw)(s, t), kl(S, T), rtol=1e-10
+    )
     pre = ROWS[3][1]
     for beta, want in ((0.0, kl(S, T)), (1.0, kl(T, S))):
         got = eval(pre, {"dvt": dvt}, {"kw": kw, "s": s, "t": t, "beta": beta})

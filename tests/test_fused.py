@@ -317,3 +317,72 @@ def test_jax_float32_takes_the_fused_kernel_and_the_target_gradient_still_flows(
     for a, b in zip(g32, g64, strict=True):
         assert a.dtype == jnp.float32
         np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-8)
+
+
+def _log_measures() -> list[dv.Measure]:
+    """Fusable measures whose terms take logarithms (kl_elem, kl_mid, xlogy, log) and no
+    run-time power (those have the known zero-coordinate defect of test_gradients)."""
+    out = []
+    for m in dv.measures():
+        terms = " ".join(a.term for a in m.strict.accumulators.values())
+        logs = any(h in terms for h in ("kl_elem(", "kl_mid(", "xlogy(", "log("))
+        powers = "powm1" in terms or "**" in terms
+        if fusable(m, "strict") and logs and not powers:
+            out.append(m)
+    return out
+
+
+def _mp_softmax(z):
+    e = [mp.exp(v if isinstance(v, mpf) else mpf(float(v))) for v in z]
+    s = mp.fsum(e)
+    return [v / s for v in e]
+
+
+@pytest.mark.parametrize("m", _log_measures(), ids=lambda m: m.name)
+def test_log_measures_with_logits_1000_apart_and_liger_1453(m):
+    """Logits 1000 apart (a probability underflows in float64) and Liger-Kernel's #1453 case
+    (both log-probabilities of a token below -104: float32 probabilities underflow), logits
+    on both sides: the value equals the textbook definition in 60 digits on the exact
+    softmax (1e-12), and the float32 gradient w.r.t. the input logits equals mpmath's
+    central differences of f(softmax(t), softmax(z)) (1e-6 of the largest component)."""
+    import mp_reference
+
+    resolved = resolve(m.name, {})
+    _, zero, eps, params = resolved
+    cases = [
+        ([0.0, -1000.0, 1.0, -999.0], [0.5, 0.0, -0.3, 0.2]),
+        ([0.0, -110.0, 1.0, -2.0], [0.3, -108.0, -0.5, 0.1]),
+    ]
+    for zl, tl in cases:
+        z = np.array([zl], dtype=np.float32)
+        t = np.array([tl], dtype=np.float32)
+        v, g, bad = loss_rows(
+            m,
+            z,
+            t,
+            input_space="logits",
+            target_space="logits",
+            temperature=1.0,
+            reverse=False,
+            zero=zero,
+            eps=eps,
+            params=params,
+        )
+        mp.dps = 60
+        ref = mp_reference.REFERENCE[m.name]
+
+        def f(zz, _t=t[0], _ref=ref):
+            return _ref(_mp_softmax(_t), _mp_softmax(zz), **params)
+
+        want = f([mpf(float(x)) for x in z[0]])
+        assert bad == -1 and math.isfinite(v[0])
+        assert v[0] == pytest.approx(float(want), rel=1e-12, abs=1e-300)
+        h = mpf(10) ** -20
+        grad = []
+        for k in range(z.shape[1]):
+            up = [mpf(float(x)) + (h if j == k else 0) for j, x in enumerate(z[0])]
+            dn = [mpf(float(x)) - (h if j == k else 0) for j, x in enumerate(z[0])]
+            grad.append(float((f(up) - f(dn)) / (2 * h)))
+        grad = np.array(grad)
+        assert np.all(np.isfinite(g))
+        np.testing.assert_allclose(g[0], grad, rtol=0, atol=1e-6 * np.abs(grad).max())
