@@ -184,6 +184,18 @@ def _d(node: ast.expr, var: str) -> ast.expr:
     if (
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
+        and node.func.id == "abs"
+        and isinstance(node.args[0], ast.Name)
+        and node.args[0].id == var
+    ):
+        # abs of a coordinate itself (canberra's |x| + |y|): at 0 the edge of the
+        # non-negative domain, where the one-sided derivative is +1 (|x| = x there); the
+        # table's subgradient 0 at 0 is for the kink of abs(x - y) inside the domain
+        v = ast.Name(var, ast.Load())
+        return _call("where", [ast.Compare(v, [ast.Lt()], [_const(0)]), _const(-1), _const(1)])
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
         and node.func.id == "where"
         and not _uses(node.args[0], var)
     ):

@@ -42,14 +42,6 @@ def _runtime_power(m):
 INTERIOR = [pytest.param(m, p, id=i) for (m, p), i in zip(CASES, IDS, strict=True)]
 
 
-def _abs_of_one_side(m):
-    """Whether a term takes abs(x) or abs(y) of a measure on the non-negative domain
-    (canberra, written for scipy's domain): abs's partial at 0 is the subgradient 0, not the
-    one-sided derivative 1 inside the domain (known defect, reported in the stop note)."""
-    terms = [a.term for a in m.strict.accumulators.values()]
-    return m.domain == "nonnegative" and any("abs(x)" in t or "abs(y)" in t for t in terms)
-
-
 AT_ZEROS = [
     pytest.param(
         m,
@@ -57,12 +49,10 @@ AT_ZEROS = [
         # known defect at a zero of a run-time power (cressie_read, renyi, amari_alpha,
         # tsallis, alpha_beta): a zero rule where(x == 0, 0, f) differentiates through the
         # table's where partials to 0 * (f's derivative at the zero) = NaN; the one-sided
-        # limit of f's derivative is what is wanted and is not derived yet; abs of one side
-        # (canberra): abs's subgradient 0 at 0 on the non-negative domain, where the
-        # one-sided derivative is 1
+        # limit of f's derivative is what is wanted and is not derived yet
         marks=pytest.mark.xfail(
-            _runtime_power(m) or _abs_of_one_side(m),
-            reason="zeros of run-time powers; abs of one side at 0",
+            _runtime_power(m),
+            reason="zeros of run-time powers",
         ),
         id=i,
     )
