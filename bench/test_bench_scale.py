@@ -10,6 +10,8 @@ Sizes (queries, rows, features): tiny (20, 2,000, 16) under --benchmark-disable,
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
@@ -59,8 +61,17 @@ def test_dask_knn_two_processes(benchmark, scale_data):
         idx, _ = benchmark.pedantic(
             lambda: dask.compute(*dvd.knn(Q, XB, K, NAME)), rounds=1, iterations=1
         )
-        peak = client.run(lambda: __import__("psutil").Process().memory_info().rss)
-        benchmark.extra_info["worker_rss_mib"] = [round(v / 2**20) for v in peak.values()]
+        rss = client.run(lambda: __import__("psutil").Process().memory_info().rss)
+        # the peak over each worker's life (Linux ru_maxrss is in KiB), the block of X it
+        # holds (about a fifth of X here) included
+        peak = client.run(lambda: __import__("resource").getrusage(0).ru_maxrss)
+        benchmark.extra_info["worker_rss_mib"] = [round(v / 2**20) for v in rss.values()]
+        benchmark.extra_info["worker_peak_mib"] = [round(v / 2**10) for v in peak.values()]
+        benchmark.extra_info["X_mib"] = round(X.nbytes / 2**20)
+        print(
+            f"\ndask workers: rss {benchmark.extra_info['worker_rss_mib']} MiB, peak "
+            f"{benchmark.extra_info['worker_peak_mib']} MiB, X {X.nbytes / 2**20:.0f} MiB"
+        )
     np.testing.assert_array_equal(idx, ref)
 
 
@@ -70,12 +81,20 @@ def test_faiss_on_the_embedding(benchmark, scale_data, kind):
     from divergences.faiss import Index
 
     Q, X, (ref, _) = scale_data
-
-    def build_and_search():
-        return Index(X, NAME, kind=kind).search(Q, K)
-
-    idx, _ = benchmark.pedantic(build_and_search, rounds=1, iterations=1)
-    benchmark.extra_info["recall"] = _recall(idx, ref)
+    t0 = time.perf_counter()
+    index = Index(X, NAME, kind=kind)
+    build_s = time.perf_counter() - t0
+    idx, _ = benchmark.pedantic(index.search, (Q, K), rounds=1, iterations=1)
+    benchmark.extra_info.update(recall=_recall(idx, ref), build_s=round(build_s, 1))
+    print(f"\nfaiss {kind}: build {build_s:.1f} s, recall {_recall(idx, ref):.3f}")
+    if kind == "hnsw":  # the search breadth, on the same graph
+        for ef in (64, 128, 512):
+            index.index.hnsw.efSearch = ef
+            t0 = time.perf_counter()
+            got, _ = index.search(Q, K)
+            took = time.perf_counter() - t0
+            benchmark.extra_info[f"ef_search_{ef}"] = [round(_recall(got, ref), 4), round(took, 2)]
+            print(f"hnsw ef_search {ef}: recall {_recall(got, ref):.3f}, search {took:.2f} s")
     if kind == "flat":
         np.testing.assert_array_equal(idx, ref)
     else:
@@ -92,7 +111,6 @@ NND_SCALE = {"tiny": (20, 2_000, 16), "short": (200, 10_000, 64), "full": (500, 
 @pytest.mark.parametrize("name", ["hellinger", "jensen_shannon", "kullback_leibler", "canberra"])
 def test_nndescent_index(benchmark, size, name):
     pytest.importorskip("pynndescent")
-    import time
 
     from divergences.ann import NNDescentIndex
 
