@@ -404,7 +404,7 @@ def _kernels(
     if backend == "numba":
         from .kernels import factored, numba_cpu
 
-        if use_factored(m, zero, method):
+        if use_factored(m, zero, method, params):
             return factored.cdist(m, A, B, zero=zero, eps=eps, params=params)
         return numba_cpu.cdist(m, A, B, zero=zero, eps=eps, params=params, same_input=same_input)
     if backend == "cupy":
@@ -419,12 +419,15 @@ def _kernels(
     return evaluate_rows(m, A, B, zero=zero, eps=eps, params=params, xp=xp)
 
 
-def use_factored(m: Measure, zero: str, method: str) -> bool:
-    """Whether the ``numba`` back end runs ``m`` through its factored form (``method``
-    "auto" or "factored"); an error for "factored" where there is none."""
+def use_factored(
+    m: Measure, zero: str, method: str, params: dict[str, float] | None = None
+) -> bool:
+    """Whether the ``numba`` back end runs ``m`` through its factored form at the parameter
+    values ``params`` (``method`` "auto" or "factored"); an error for "factored" where there
+    is none."""
     from .kernels import factored
 
-    can_factor = factored.factorable(m, zero)
+    can_factor = factored.factorable(m, zero, params)
     if method == "factored" and not can_factor:
         raise InputError(
             f"{m.name}: method='factored' needs every term to expand into separable "

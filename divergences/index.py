@@ -63,7 +63,9 @@ class Rows:
         m = opts.measure
         if opts.method not in METHODS:
             raise InputError(f"{m.name}: method={opts.method!r} is not one of {METHODS}")
-        self.factored = opts.backend == "numba" and use_factored(m, opts.zero, opts.method)
+        self.factored = opts.backend == "numba" and use_factored(
+            m, opts.zero, opts.method, opts.params
+        )
         self.prepared: Any = None
         #: how :func:`search_rows` screens this block with BLAS (None: every value computed)
         self.screen: Any = None

@@ -147,7 +147,7 @@ class Prepared:
 def _new_side(
     measure: Measure, zero: str, X: np.ndarray, var: str, eps: float, params: dict[str, float]
 ) -> _Side:
-    pl = plan(measure, zero)
+    pl = plan(measure, zero, params)
     assert pl is not None, f"{measure.name} has no factored form"
     expanded = any(isinstance(a, Expanded) for a in pl.accs.values())
     return _Side(X, var, {"eps": eps, **params}, (X == 0) if expanded else None)
@@ -167,7 +167,7 @@ def cdist_stats(
     """:func:`cdist` and the :class:`Stats` of the call (no state is kept between calls);
     with ``prepared`` (from :func:`prepare_rows`, same measure and options) XB's side is
     taken from it (``XB`` is then ignored)."""
-    pl = plan(measure, zero)
+    pl = plan(measure, zero, params)
     assert pl is not None, f"{measure.name} has no factored form"
     A = np.ascontiguousarray(XA, dtype=np.float64)
     if prepared is not None:

@@ -261,8 +261,27 @@ def _expand(node: ast.expr, ctx: _Ctx) -> Poly:
         c, fx, gy = _monomial(_expand(args[0], ctx), ctx, POS)
         return _map_atoms(c, fx, gy, f, POS if f == "sqrt" else None, ctx)
     if f == "where":
-        return _expand(args[1] if _decide(args[0], ctx) else args[2], ctx)
+        try:
+            decided = _decide(args[0], ctx)
+        except NotSeparableError:
+            if not names_in(ast.unparse(args[0])) & {"x", "y"}:
+                raise
+            return _either(args[1], args[2], ctx)
+        return _expand(args[1] if decided else args[2], ctx)
     raise NotSeparableError(f"{f} of both x and y")
+
+
+def _either(a: ast.expr, b: ast.expr, ctx: _Ctx) -> Poly:
+    """A ``where`` on the data that the regime leaves open (``x < y / 2``, which picks the
+    stabler of two forms of one value): the expansion of the first branch that has one.
+    Both branches are the same function where the definition is right; :func:`expand`'s
+    numeric check compares the result with the term itself on points on both sides."""
+    for branch in (a, b):
+        try:
+            return _expand(branch, ctx)
+        except NotSeparableError:
+            continue
+    raise NotSeparableError(f"neither branch of a where on the data: {ast.unparse(a)}")
 
 
 def _expand_binop(node: ast.BinOp, ctx: _Ctx) -> Poly:

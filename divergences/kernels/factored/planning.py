@@ -6,10 +6,11 @@ from __future__ import annotations
 import ast
 import copy
 import functools
+import math
 from dataclasses import dataclass
 
-from ...expr import parse
-from ...spec import Measure
+from ...expr import names_in, parse
+from ...spec import Measure, evaluate_ieee
 from .expansion import Mono, Split, _split, expand
 
 
@@ -98,15 +99,101 @@ def _merge_linear(
     return ast.unparse(out), terms
 
 
-@functools.cache
-def plan(measure: Measure, zero: str) -> Plan | None:
-    """How every accumulator of ``measure`` is summed, or None when it cannot be factored."""
+class _Bind(ast.NodeTransformer):
+    """Substitutes the parameters' values, folds the sub-expressions that become constant
+    and resolves every ``where`` whose condition becomes constant, top down (the branch not
+    taken is dropped unvisited: its divisions by 0 at this parameter value never run)."""
+
+    def __init__(self, values: dict[str, float]) -> None:
+        self.values = values
+
+    def visit_Name(self, node: ast.Name) -> ast.AST:
+        if node.id in self.values:
+            return _number(self.values[node.id])
+        return node
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:
+        if isinstance(node.func, ast.Name) and node.func.id == "where":
+            cond = self.visit(node.args[0])
+            if _constant(cond):
+                return self.visit(node.args[1] if _value(cond) else node.args[2])
+            node.args = [cond, self.visit(node.args[1]), self.visit(node.args[2])]
+            return node
+        self.generic_visit(node)
+        return _fold(node)
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        return _fold(node)
+
+    def visit_UnaryOp(self, node: ast.UnaryOp) -> ast.AST:
+        self.generic_visit(node)
+        return _fold(node)
+
+
+def _number(v: float) -> ast.expr:
+    """A numeric literal (a negative one as a negation: ``(-0.5) ** 2`` keeps its brackets)."""
+    return ast.UnaryOp(ast.USub(), ast.Constant(-v)) if v < 0 else ast.Constant(v)
+
+
+def _constant(node: ast.AST) -> bool:
+    return not names_in(ast.unparse(node))
+
+
+def _value(node: ast.AST) -> float:
+    return float(evaluate_ieee(ast.unparse(node), {}))
+
+
+def _fold(node: ast.expr) -> ast.expr:
+    """``node`` as a literal where it is constant and finite (a comparison stays a
+    comparison, for the where above it), else unchanged."""
+    if isinstance(node, ast.Compare) or not _constant(node):
+        return node
+    if isinstance(node, ast.UnaryOp) and isinstance(node.operand, ast.Constant):
+        return node
+    try:
+        v = _value(node)
+    except (ArithmeticError, ValueError):
+        return node
+    return _number(v) if math.isfinite(v) else node
+
+
+def bind(src: str, values: dict[str, float]) -> str:
+    """``src`` at these parameter values: the values substituted, constant sub-expressions
+    folded, and ``where`` on the parameters resolved (what the factored expansion sees: a
+    measure whose limits at special parameter values are written with ``where`` then
+    separates like any other at the values of the call).
+
+    Examples
+    --------
+    >>> bind("where(alpha == 1, kl_elem(x, y), x ** alpha / (alpha - 1))", {"alpha": 0.5})
+    'x ** 0.5 / -0.5'
+    """
+    tree = _Bind(values).visit(copy.deepcopy(parse(src).body))
+    return ast.unparse(ast.fix_missing_locations(tree))
+
+
+def plan(measure: Measure, zero: str, params: dict[str, float] | None = None) -> Plan | None:
+    """How every accumulator of ``measure`` is summed at the parameter values ``params``
+    (defaults where missing), or None when it cannot be factored there.
+
+    The terms and the finalize are first bound to the parameter values (:func:`bind`), so
+    ``where`` on a parameter (the exact limit at a special value) picks its branch before
+    the expansion: Renyi at alpha = 1/2 expands like any power product, at alpha = 1 like
+    KL."""
+    values = {**measure.param_defaults(), **(params or {})}
+    return _plan(measure, zero, tuple(float(values[p.name]) for p in measure.params))
+
+
+@functools.lru_cache(maxsize=1024)
+def _plan(measure: Measure, zero: str, at: tuple[float, ...]) -> Plan | None:
     rule = measure.rule(zero)
     if any(acc.reduce != "sum" for acc in rule.accumulators.values()):
         return None
-    terms = {name: acc.term for name, acc in rule.accumulators.items()}
+    values = dict(zip((p.name for p in measure.params), at, strict=True))
+    terms = {name: bind(acc.term, values) for name, acc in rule.accumulators.items()}
     expanded = {name for name, t in terms.items() if _split(t) is None}
-    finalize = rule.finalize
+    finalize = bind(rule.finalize, values)
     if expanded:
         finalize, terms = _merge_linear(finalize, terms, expanded)
     accs: dict[str, Split | Expanded] = {}
@@ -115,7 +202,7 @@ def plan(measure: Measure, zero: str) -> Plan | None:
         if split is not None:
             accs[name] = split
             continue
-        monos = expand(term, measure.domain, measure.param_defaults())
+        monos = expand(term, measure.domain, values)
         if monos is None:
             return None
         accs[name] = Expanded(term, monos)
@@ -125,7 +212,8 @@ def plan(measure: Measure, zero: str) -> Plan | None:
     return Plan(accs, guarded, finalize)
 
 
-def factorable(measure: Measure, zero: str) -> bool:
-    """Whether ``measure`` in zero mode ``zero`` has a factored form."""
-    return plan(measure, zero) is not None
+def factorable(measure: Measure, zero: str, params: dict[str, float] | None = None) -> bool:
+    """Whether ``measure`` in zero mode ``zero`` has a factored form at the parameter values
+    ``params`` (defaults where missing)."""
+    return plan(measure, zero, params) is not None
 
