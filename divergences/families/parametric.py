@@ -37,13 +37,14 @@ _KL_TRIANGLE = "P = (1, 0), Q = (1/2, 1/2), R = (0, 1) break it (as for KL)"
 def _power_gap(a: str) -> str:
     """The term x^a y^(1 - a) - y - a (x - y) of Renyi and Tsallis (small near x = y, so
     their sums need no cancellation against sum P or sum Q), with its limits at zeros:
-    y * (powm1(r, a) - a r) for r = (x - y) / y where x >= y / 2, the plain power below
-    (where 1 + r would lose x's digits); a = 1 is the limit of the term over (a - 1),
-    kl_elem(x, y)."""
+    y * (powm1(r, a) - a r) for r = (x - y) / y where y / 2 <= x <= 2 y, the plain power
+    outside (below, 1 + r would lose x's digits; above, powm1 of a huge r can overflow where
+    x (y / x)^(1 - a) does not); a = 1 is the limit of the term over (a - 1), kl_elem(x, y)."""
     return (
         f"where({a} == 1, kl_elem(x, y), where(y == 0, where(x == 0, 0, where({a} < 1, "
         f"-{a} * x, inf)), where(x < y / 2, y * (div0(x, y) ** {a} - 1) - {a} * (x - y), "
-        f"y * (powm1(div0(x - y, y), {a}) - {a} * div0(x - y, y)))))"
+        f"where(x > 2 * y, x * div0(y, x) ** (1 - {a}) - y - {a} * (x - y), "
+        f"y * (powm1(div0(x - y, y), {a}) - {a} * div0(x - y, y))))))"
     )
 
 
@@ -425,8 +426,10 @@ MEASURES: list[Measure] = [
         # sum P^a Q^(1 - a) = m + k + (a - 1) s, with k the sum of _power_gap terms and
         # s = sum (P - Q) (exact differences near P = Q): near P = Q the value is
         # log1p((k + (a - 1) s) / m) / (a - 1), with no cancellation against sum P - 1 or
-        # sum Q - 1; where that ratio is not small (far apart, disjoint supports) it is the
-        # direct sum t = sum P^a Q^(1 - a) (m + ... would round a tiny t away). a = 1 is the
+        # sum Q - 1. That form is used where t = sum P^a Q^(1 - a) and sum Q are within half
+        # of m (then every sum in it is O(m), so it is as accurate as log(t / m) there, and
+        # far better near P = Q); elsewhere (far apart, disjoint supports) the value is
+        # log(t / m) of the direct sum (the gap form would round a tiny t away). a = 1 is the
         # limit (k + s) / m = sum P ln(P / Q) / sum P on any input. (Both branches of a
         # where are evaluated on scalars and arrays: log1p's argument stays in its domain.)
         strict=Rule(
@@ -437,9 +440,9 @@ MEASURES: list[Measure] = [
                 "t": sum_("where(x == 0, 0, x ** alpha * y ** (1 - alpha))"),
             },
             "where(m == 0, where(s == 0, 0, nan), where(alpha == 1, (k + s) / m, "
-            "where(abs(k + (alpha - 1) * s) < m / 2, log1p(where(abs(k + (alpha - 1) * s) "
-            "< m / 2, k + (alpha - 1) * s, 0) / m), log(t / m)) / where(alpha == 1, 1, "
-            "alpha - 1)))",
+            "where(abs(t - m) < m / 2, where(abs(s) < m / 2, log1p(where(abs(k + (alpha - 1) "
+            "* s) < m / 2, k + (alpha - 1) * s, 0) / m), log(t / m)), log(t / m)) / "
+            "where(alpha == 1, 1, alpha - 1)))",
         ),
         params=(
             Param(
@@ -597,7 +600,7 @@ MEASURES: list[Measure] = [
                 0.5,
                 "exponent of Q (alpha + beta = 0, alpha = 0, beta = 0: the limit cases)",
                 special=(0.0, -0.5),
-                test_values=(1.0, 2.0),
+                test_values=(2.0, 3.0),
             ),
         ),
         properties=Properties(
