@@ -185,6 +185,28 @@ def _clip(D: Any, lo: float, hi: float, xp: Any, mask: Any = None) -> Any:
     return xp.where(lo_hit, lo, xp.where(hi_hit, hi, D))
 
 
+def outside(
+    measure: Measure, D: Any, A: Any, B: Any, *, xp: Any, condensed: bool = False
+) -> Any:
+    """``D`` with ``measure.outside_domain`` where ``A``'s or ``B``'s row holds an entry
+    outside ``measure.domain`` (negative, for a non-negative domain). Only an alias that
+    widens the domain lets such rows through the input checks (``scipy:jensenshannon``:
+    scipy's value there is +inf)."""
+    if measure.outside_domain is None or measure.domain != "nonnegative":
+        return D
+    na = xp.any(A < 0, axis=1)
+    nb = na if condensed else xp.any(B < 0, axis=1)
+    if not (bool(xp.any(na)) or bool(xp.any(nb))):
+        return D
+    if condensed:
+        i, j = np.triu_indices(A.shape[0], k=1)
+        nan_ = np.asarray(na)
+        hit = xp.asarray(nan_[i] | nan_[j])
+    else:
+        hit = xp.reshape(na, (-1, 1)) | xp.reshape(nb, (1, -1))
+    return xp.where(hit, measure.outside_domain, D)
+
+
 def clamp(
     measure: Measure,
     D: Any,
@@ -199,8 +221,12 @@ def clamp(
     """``D`` (``A`` rows against ``B`` rows; scipy's condensed layout of ``A`` against
     itself when ``condensed``) clamped to the bounds the mathematics guarantees. A
     measure without an epsilon rule computes its strict rule under ``zero="epsilon"`` too,
-    so it is clamped in both modes (the two modes give the same values)."""
-    if (zero != "strict" and measure.has_epsilon_rule) or D.shape[0] == 0:
+    so it is clamped in both modes (the two modes give the same values). Pairs with a row
+    outside the measure's domain get its ``outside_domain`` value (see :func:`outside`)."""
+    if D.shape[0] == 0:
+        return D
+    D = outside(measure, D, A, B, xp=xp, condensed=condensed)
+    if zero != "strict" and measure.has_epsilon_rule:
         return D
     d = A.shape[1]
     D = _clip(D, *anywhere(measure, params, d), xp)

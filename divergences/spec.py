@@ -482,6 +482,11 @@ class Measure:
     positive_definite: Claim | None = None
     #: an exact L2 / inner-product embedding (see :class:`Embedding`); ``None``: none claimed
     embedding: Embedding | None = None
+    #: the value of a pair where a row holds an entry outside ``domain``: such rows reach the
+    #: definition only through an alias whose ``domain`` widens it, where the library named
+    #: gives this value rather than the definition's (scipy's ``rel_entr`` is +inf for a
+    #: negative argument, so ``scipy:jensenshannon`` is inf there); ``None``: none
+    outside_domain: float | None = None
 
     def __post_init__(self) -> None:
         _check_measure(self)

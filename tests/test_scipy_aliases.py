@@ -186,10 +186,10 @@ WIDENED = sorted(
 
 
 def test_widened_aliases_are_those_scipy_computes_on_negatives():
-    assert WIDENED == ["braycurtis", "canberra"]
+    assert WIDENED == ["braycurtis", "canberra", "jensenshannon"]
 
 
-@pytest.mark.parametrize("name", WIDENED)
+@pytest.mark.parametrize("name", [n for n in WIDENED if ALIASES[n].outside_domain is None])
 def test_negative_entries_give_scipys_values(name):
     """scipy computes these on any reals (its test suite feeds them signed integers); the
     scipy: alias does too, the bare name keeps Cha's non-negative domain."""
@@ -202,6 +202,45 @@ def test_negative_entries_give_scipys_values(name):
     np.testing.assert_allclose(dv.pdist(XA, "scipy:" + name), ssd.pdist(XA, name), rtol=RTOL)
     with pytest.raises(dv.InputError, match="non-negative"):
         dv.cdist(XA, XB, ALIASES[name].name)
+
+
+@pytest.mark.parametrize("name", [n for n in WIDENED if ALIASES[n].outside_domain is not None])
+def test_rows_with_negative_entries_give_scipys_value_outside_the_domain(name):
+    """Issue 13 item 16: scipy's jensenshannon normalises each row by its sum and sums
+    rel_entr(p, m) + rel_entr(q, m), +inf for a negative argument: an all-negative row
+    normalises to a probability vector (an ordinary value), any other row with a negative
+    entry gives inf. Compared with scipy's own function pair by pair (its cdist/pdist C
+    path does not normalise all-negative rows the same way and gives inf for them); a row
+    summing to 0 (scipy: NaN from 0/0) is refused by name."""
+    rng = np.random.default_rng(16)
+    XA = rng.integers(-5, 6, (8, 5)).astype(float)
+    XB = rng.integers(-5, 6, (6, 5)).astype(float)
+    XA[0] = rng.random(5)  # probability-like rows, and all-negative ones
+    XA[1] = -rng.random(5)
+    XB[0] = rng.random(5)
+    XB[1] = -rng.random(5) - 0.1
+    for X in (XA, XB):
+        X[np.abs(X.sum(axis=1)) < 0.5, 0] += 3.0  # no row sums to (nearly) 0
+    alias = "scipy:" + name
+    for kw in cases(name):
+        want = np.array([[ssd.jensenshannon(u, v, **kw) for v in XB] for u in XA])
+        assert np.isinf(want).sum() > 10 and np.isfinite(want).sum() >= 4
+        got = dv.cdist(XA, XB, alias, **kw)
+        np.testing.assert_array_equal(np.isinf(got), np.isinf(want))
+        fin = np.isfinite(want)
+        np.testing.assert_allclose(got[fin], want[fin], rtol=1e-12)
+        assert dv.get(alias)(XA[2], XB[3], **kw) == pytest.approx(want[2, 3], rel=1e-12)
+        n = XA.shape[0]
+        iu = np.triu_indices(n, k=1)
+        pw = np.array([ssd.jensenshannon(XA[i], XA[j], **kw) for i, j in zip(*iu)])
+        pg = dv.pdist(XA, alias, **kw)
+        np.testing.assert_array_equal(np.isinf(pg), np.isinf(pw))
+        np.testing.assert_allclose(pg[np.isfinite(pw)], pw[np.isfinite(pw)], rtol=1e-12)
+    with pytest.raises(dv.InputError, match="non-negative"):
+        dv.cdist(XA, XB, ALIASES[name].name)
+    zero_sum = np.array([[1.0, -1.0, 0.0]])
+    with pytest.raises(dv.InputError, match="sums to 0"):
+        dv.cdist(zero_sum, np.ones((1, 3)), alias)
 
 
 def test_minkowski_p_inf_is_chebyshev():

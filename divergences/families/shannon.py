@@ -5,6 +5,8 @@ x ln(x/y) - x + y >= 0), which keep full relative accuracy near P = Q where the
 textbook forms cancel.
 """
 
+import math
+
 from ..spec import (
     BASE,
     Alias,
@@ -226,8 +228,14 @@ MEASURES = [
             metric=always("the square root of JS is a metric (Endres & Schindelin 2003)"),
         ),
         bounds=Bounds("0", "sqrt(log(2) / log(base))"),
-        aliases=(Alias("scipy:jensenshannon", {"normalize": True}),),
+        # scipy normalises the rows and sums rel_entr(p, m) + rel_entr(q, m): +inf as soon
+        # as a normalised entry is negative (rel_entr of a negative argument)
+        aliases=(Alias("scipy:jensenshannon", {"normalize": True}, domain="real"),),
+        outside_domain=math.inf,
         zeros=_JS_ZERO,
-        notes="Not a survey row. `scipy:jensenshannon` also normalises rows (as scipy does).",
+        notes="Not a survey row. `scipy:jensenshannon` also normalises rows (as scipy does) "
+        "and, as scipy, takes rows with negative entries: all-negative rows normalise to "
+        "probability vectors, any other row with a negative entry gives inf (scipy's rel_entr "
+        "of a negative argument); a row summing to 0 is refused (scipy: NaN).",
     ),
 ]
