@@ -136,7 +136,7 @@ def screen_for(
     BLAS does not compute, or a finalize that is not a monotone scale of one accumulator)."""
     from .kernels.factored import Expanded, plan
 
-    pl = plan(measure, zero)
+    pl = plan(measure, zero, params)
     if pl is None or len(pl.accs) != 1:
         return None
     ((name, sp),) = pl.accs.items()
@@ -179,7 +179,7 @@ def _bounds(rows: Rows, screen: Screen, A: np.ndarray) -> Any:
     B = XBs.X
     m, d = A.shape
     n = B.shape[0]
-    sp = plan(o.measure, o.zero).accs[screen.name]
+    sp = plan(o.measure, o.zero, o.params).accs[screen.name]
     XAs = _new_side(o.measure, o.zero, A, "x", o.eps, o.params)
     ns = {"eps": o.eps, **o.params}
     vocab = voc()
