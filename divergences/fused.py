@@ -77,6 +77,13 @@ class _Branchless(_Scalar):
             prod = ast.BinOp(a, ast.Mult(), ast.Name(logs[1], ast.Load()))
             test = ast.Compare(copy.deepcopy(a), [ast.Eq()], [ast.Constant(0.0)])
             return ast.Call(ast.Name("_where", ast.Load()), [test, ast.Constant(0.0), prod], [])
+        if name == "where" and not any(
+            isinstance(n, ast.Name) and n.id in ("x", "y") for n in ast.walk(node.args[0])
+        ):
+            # a condition on parameters only (a limit form: alpha == -1) is the same for every
+            # coordinate: a branch (the loop is unswitched), not a select that evaluates the
+            # unchosen forms' powers for every coordinate
+            return super().visit_Call(node)
         if name == "where" or name in TWINS:
             self.generic_visit(node)
             node.func = ast.Name("_where" if name == "where" else TWINS[name], ast.Load())
@@ -339,7 +346,7 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
     if affine:
         # F(acc) = F(0) + sum_acc dF/dacc acc: the finalize at zero accumulators plus the sum
         sums = "\n".join(f"    acc_{a} = 0.0" for a in accs)
-        finalize = f"{_src(rule.finalize, rename)} + _sum(S[2], n)"
+        finalize = f"({_src(rule.finalize, rename)}) + _sum(S[2], n)"
     else:
         sums = "\n".join(f"    acc_{a} = _sum(S[{2 + j}], n)" for j, a in enumerate(accs))
         finalize = _src(rule.finalize, rename)

@@ -386,3 +386,44 @@ def test_log_measures_with_logits_1000_apart_and_liger_1453(m):
         grad = np.array(grad)
         assert np.all(np.isfinite(g))
         np.testing.assert_allclose(g[0], grad, rtol=0, atol=1e-6 * np.abs(grad).max())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "m", [m for m in dv.measures() if m.params and fusable(m, "strict")], ids=lambda m: m.name
+)
+def test_fused_at_every_parameter_test_value(m):
+    """Every test value of every parameter (limit forms at alpha = +-1, q = 1, ... are
+    branches on the parameter in the fused kernel): values and gradients equal the general
+    path's, forward and reverse, temperature 1.7."""
+    z, t = _rows(6)
+    p = _as("probs", t)
+    for params in m.param_grid():
+        _, zero, eps, prm = resolve(m.name, dict(params))
+        for reverse in (False, True):
+            v, g, bad = loss_rows(
+                m,
+                z,
+                p,
+                input_space="logits",
+                target_space="probs",
+                temperature=1.7,
+                reverse=reverse,
+                zero=zero,
+                eps=eps,
+                params=prm,
+            )
+            assert bad == -1
+            rv, rg, _ = rowwise(
+                m.name,
+                z,
+                p,
+                input_space="logits",
+                target_space="probs",
+                temperature=1.7,
+                reverse=reverse,
+                options=dict(params),
+            )
+            np.testing.assert_allclose(v, rv, rtol=1e-9, atol=1e-12, err_msg=str(params))
+            scale = np.max(np.abs(rg), axis=1, keepdims=True) + 1e-300
+            np.testing.assert_allclose(g / scale, rg / scale, rtol=0, atol=2e-7)
