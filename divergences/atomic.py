@@ -35,7 +35,10 @@ def replacing(destination: str | os.PathLike[str]) -> Iterator[str]:
     """
     dest = os.path.abspath(os.fspath(destination))
     folder, name = os.path.split(dest)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".partial", dir=folder)
+    # the destination's extension kept last: writers that choose the format from the name
+    # (matplotlib's savefig) write the same format to the temporary file
+    ext = os.path.splitext(name)[1]
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=f".partial{ext}", dir=folder)
     os.close(fd)
     try:
         yield tmp

@@ -427,7 +427,8 @@ def render() -> str:
 
 
 def write(path: str | os.PathLike[str] = "CATALOG.md") -> Path:
-    """Write :func:`render` to ``path`` (UTF-8, ``\\n`` line ends).
+    """Write :func:`render` to ``path`` (UTF-8, ``\\n`` line ends), all or nothing (see
+    :mod:`divergences.atomic`: a failure leaves an existing file untouched).
 
     Parameters
     ----------
@@ -438,8 +439,12 @@ def write(path: str | os.PathLike[str] = "CATALOG.md") -> Path:
     pathlib.Path
         The path written.
     """
+    from .atomic import replacing
+
     out = Path(path)
-    out.write_text(render(), encoding="utf-8", newline="\n")
+    text = render()
+    with replacing(out) as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
     return out
 
 

@@ -113,10 +113,10 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 def cmd_plot(args: argparse.Namespace) -> int:
     """Run ``divergences plot``."""
-    from .cli import CommandError
+    from .atomic import replacing
+    from .cli import CommandError, _write_error
     from .profiles import plot
     from .registry import resolve
-    from .report import atomic_file
 
     if (args.name is None) == (not args.all):
         raise CommandError("plot needs a measure NAME or --all (not both)")
@@ -142,9 +142,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
         plot(args.name, classes=args.classes, smoothing=args.smoothing, output=path, **params)
 
     try:
-        atomic_file(args.output, draw)
+        with replacing(args.output) as tmp:
+            draw(tmp)
     except OSError as e:
-        raise CommandError(str(e)) from None
+        raise CommandError(f"cannot write {args.output}: {_write_error(args.output, e)}") from None
     print(f"wrote {args.output}")
     return 0
 
@@ -156,9 +157,9 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     """Run ``divergences experiment noisy-labels``."""
     import json
 
-    from .cli import CommandError
+    from .atomic import replacing
+    from .cli import CommandError, _write_error
     from .experiments import DEFAULT_LOSSES, DEFAULT_NOISE, noisy_labels, plot_result, table
-    from .report import atomic_file
 
     def numbers(text: str) -> list[float]:
         try:
@@ -186,20 +187,20 @@ def cmd_experiment(args: argparse.Namespace) -> int:
     print(table(result))
     for name, source in result["gradients"].items():
         print(f"  {name}: gradients from {source}")
+    path = None
     try:
         if args.output is not None:
-            atomic_file(args.output, lambda p: plot_result(result, p))
-            print(f"wrote {args.output}")
+            path = args.output
+            with replacing(path) as tmp:
+                plot_result(result, tmp)
+            print(f"wrote {path}")
         if args.json is not None:
-
-            def dump(p: str) -> None:
-                with open(p, "w", encoding="utf-8") as f:
-                    json.dump(result, f, indent=1)
-
-            atomic_file(args.json, dump)
-            print(f"wrote {args.json}")
+            path = args.json
+            with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+                json.dump(result, f, indent=1)
+            print(f"wrote {path}")
     except OSError as e:
-        raise CommandError(str(e)) from None
+        raise CommandError(f"cannot write {path}: {_write_error(str(path), e)}") from None
     return 0
 
 

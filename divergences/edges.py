@@ -20,6 +20,10 @@ Scaling (issue 13, item 3)
       both inputs. A pair of rows both ``2**SAFE_EXPONENT`` times smaller than the largest
       row of the same call can still underflow (compute such rows in a call of their own).
 
+    * each pair of rows of the row-wise values (``paired``, ``paired_grad``) by one factor
+      chosen from the pair alone (:func:`scale_pairs`; the gradients follow the chain rule
+      of the exact scaling).
+
     So only a truly all-zero row gives the documented NaN.  Scaling by powers of two is
     exact, and only rows (or calls) outside the safe range are touched.
 
@@ -34,7 +38,9 @@ Clamping (issue 13, item 4)
     * the definition's ``bounds`` (the range on probability vectors) for pairs of rows that
       are probability vectors (non-negative, summing to 1 within ``PDF_SUM_TOL * d``).
 
-    NaN stays NaN; ``zero="epsilon"`` (philentropy's values) is never clamped.
+    The rows are judged as given (before any rescaling), for every operation (``pair``,
+    ``cdist``, ``pdist``, ``paired``, ``paired_grad``'s values). NaN stays NaN;
+    ``zero="epsilon"`` (philentropy's values) is never clamped.
 """
 
 from __future__ import annotations
@@ -134,14 +140,9 @@ def scale_inputs(
     if how == "rows":
         out: dict[int, Any] = {}
         for a, mx in zip(arrays, maxes, strict=True):
-            if id(a) in out:
-                continue
-            bad = _outside(mx, xp)
-            if not bool(xp.any(bad)):
-                out[id(a)] = a
-                continue
-            e = xp.where(bad, _exponents(xp.where(bad, mx, 1.0), xp), 0.0)
-            out[id(a)] = a * xp.reshape(2.0 ** (-e), (-1, 1))
+            if id(a) not in out:
+                f = _row_factors(mx, xp)
+                out[id(a)] = a if f is None else a * f
         return [out[id(a)] for a in arrays]
     top = max(float(xp.max(mx)) for mx in maxes)
     if not (top > 0 and math.isfinite(top)) or 2.0**-SAFE_EXPONENT <= top <= 2.0**SAFE_EXPONENT:
@@ -149,6 +150,33 @@ def scale_inputs(
     factor = 2.0 ** (-math.frexp(top)[1])
     scaled: dict[int, Any] = {}
     return [scaled.setdefault(id(a), a * factor) for a in arrays]
+
+
+def _row_factors(mx: Any, xp: Any) -> Any:
+    """A column of powers of two bringing each row's largest magnitude ``mx`` into the safe
+    range (1 for rows already there), or None when every row is."""
+    bad = _outside(mx, xp)
+    if not bool(xp.any(bad)):
+        return None
+    e = xp.where(bad, _exponents(xp.where(bad, mx, 1.0), xp), 0.0)
+    return xp.reshape(2.0 ** (-e), (-1, 1))
+
+
+def scale_pairs(measure: Measure, A: Any, B: Any, xp: Any) -> tuple[Any, Any, Any, Any]:
+    """Paired rows (row i of ``A`` with row i of ``B``) rescaled by powers of two where
+    ``measure`` needs and allows it: each row by its own factor (``rows``), or both rows of
+    a pair by one factor chosen from the pair alone (``common``), so that the value of a
+    pair never depends on the other rows. Returns ``(SA, SB, fA, fB)``: the rows used and
+    their factors (columns; None where nothing was scaled), ``SA = A * fA``."""
+    how = scaling(measure)
+    if how is None or A.shape[0] == 0:
+        return A, B, None, None
+    ma, mb = _row_max(A, xp), _row_max(B, xp)
+    if how == "rows":
+        fa, fb = _row_factors(ma, xp), _row_factors(mb, xp)
+    else:
+        fa = fb = _row_factors(xp.maximum(ma, mb), xp)
+    return (A if fa is None else A * fa), (B if fb is None else B * fb), fa, fb
 
 
 # -- clamping --------------------------------------------------------------------------------
@@ -217,9 +245,11 @@ def clamp(
     params: dict[str, float],
     xp: Any,
     condensed: bool = False,
+    paired: bool = False,
 ) -> Any:
     """``D`` (``A`` rows against ``B`` rows; scipy's condensed layout of ``A`` against
-    itself when ``condensed``) clamped to the bounds the mathematics guarantees. A
+    itself when ``condensed``; row i of ``A`` against row i of ``B``, shape (m,), when
+    ``paired``) clamped to the bounds the mathematics guarantees. A
     measure without an epsilon rule computes its strict rule under ``zero="epsilon"`` too,
     so it is clamped in both modes (the two modes give the same values). Pairs with a row
     outside the measure's domain get its ``outside_domain`` value (see :func:`outside`)."""
@@ -233,6 +263,11 @@ def clamp(
     lo, hi = measure.bounds.evaluate(d, params)
     pa = pdf_rows(A, xp)
     pb = pa if condensed else pdf_rows(B, xp)
+    if paired:
+        both = pa & pb
+        if bool(xp.all(both)):
+            return _clip(D, lo, hi, xp)
+        return _clip(D, lo, hi, xp, both) if bool(xp.any(both)) else D
     if bool(xp.all(pa)) and bool(xp.all(pb)):
         return _clip(D, lo, hi, xp)
     if not (bool(xp.any(pa)) and bool(xp.any(pb))):

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import api
-from .api import MeasureLike
-from .paired import _UNSET, _shape, prepare_paired
-from .validation import InputError
-
-
-def _unnormalize_grad(xp: Any, raw: Any, G: Any) -> Any:
-    """Chain rule through X / sum(X): dL/dX_j = (G_j - sum_k G_k X_k / s) / s per row."""
-    s = xp.sum(raw, axis=1, keepdims=True)
-    return (G - xp.sum(G * (raw / s), axis=1, keepdims=True)) / s
+from .calls import _UNSET, MeasureLike, resolve_options
+from .dispatch import run
 
 
 def paired_grad(
@@ -71,31 +63,15 @@ def paired_grad(
     >>> gP.round(6).tolist()  # ln(P_k / Q_k) + 1
     [1.693147, 0.594535]
     """
-    opts = dict(zero=zero, epsilon=epsilon, check_finite=check_finite, backend=backend, **params)
-    m, xp, (A, B), zero, eps, params, backend = prepare_paired(XA, XB, measure, opts)
-    if backend == "cupy":
-        raise InputError(f"{m.name}: paired_grad runs on the numba and numpy back ends")
-    norm = bool(normalize) if normalize is not _UNSET else False
-    rawA, rawB = A, B
-    if norm:
-        A, B = (
-            api.prepare(measure, {arg: X}, {**opts, "normalize": True}, ndims=(1, 2))[2][0]
-            for arg, X in (("XA", XA), ("XB", XB))
-        )
-    if backend == "numba":
-        from .kernels import paired_grad_numba
-
-        value, GA, GB = paired_grad_numba.paired_grad(m, A, B, zero=zero, eps=eps, params=params)
-    else:
-        from .kernels.reference_grad import evaluate_paired_grad
-
-        value, GA, GB = evaluate_paired_grad(m, A, B, zero=zero, eps=eps, params=params, xp=xp)
-    if norm:
-        GA, GB = _unnormalize_grad(xp, rawA, GA), _unnormalize_grad(xp, rawB, GB)
-    shape = _shape(XA)
-    if len(shape) == 1:
-        GA, GB = xp.reshape(GA, shape), xp.reshape(GB, shape)
-    return value, GA, GB
+    options = dict(
+        zero=zero,
+        epsilon=epsilon,
+        normalize=normalize,
+        check_finite=check_finite,
+        backend=backend,
+        **params,
+    )
+    return run("paired_grad", measure, (XA, XB), options)
 
 
 #: probe rows of the documented gradients at a zero (a zero against a positive entry)
@@ -136,7 +112,7 @@ def zero_gradients(measure: MeasureLike, **params: Any) -> dict[str, str]:
 
     from .kernels.reference_grad import evaluate_paired_grad
 
-    m, _ = api._options(measure, {})
+    m, _ = resolve_options(measure, {})
     full = {**m.param_defaults(), **params}
     out = {}
     for side, (P, Q) in ZERO_PROBES.items():

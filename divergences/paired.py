@@ -4,32 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from . import api
-from .api import MeasureLike
-from .kernels.reference import evaluate_paired
-from .validation import InputError
-
-_UNSET = api._UNSET
-
-
-def _shape(a: Any) -> tuple[int, ...]:
-    shape = getattr(a, "shape", None)
-    return tuple(shape) if shape is not None else np.shape(a)
-
-
-def prepare_paired(
-    XA: Any, XB: Any, measure: MeasureLike, options: dict[str, Any]
-) -> tuple[Any, Any, list[Any], str, float, dict[str, float], str]:
-    """Validate a paired call: both inputs of one shape, (m, d) or (d,) (one row)."""
-    m, _ = api._options(measure, {})
-    sa, sb = _shape(XA), _shape(XB)
-    if sa != sb:
-        raise InputError(
-            f"{m.name}: paired inputs must have the same shape, got XA {sa} and XB {sb}"
-        )
-    return api.prepare(measure, {"XA": XA, "XB": XB}, options, ndims=(1, 2))
+from .calls import _UNSET, MeasureLike
+from .dispatch import run
 
 
 def paired(
@@ -84,28 +60,12 @@ def paired(
     >>> dv.paired(P, Q, "manhattan")
     array([0.6, 0. ])
     """
-    m, xp, (A, B), zero, eps, params, backend = prepare_paired(
-        XA,
-        XB,
-        measure,
-        dict(
-            zero=zero,
-            epsilon=epsilon,
-            normalize=normalize,
-            check_finite=check_finite,
-            backend=backend,
-            **params,
-        ),
+    options = dict(
+        zero=zero,
+        epsilon=epsilon,
+        normalize=normalize,
+        check_finite=check_finite,
+        backend=backend,
+        **params,
     )
-    if method not in ("auto", "direct"):
-        extra = " (paired values have no factored form)" if method == "factored" else ""
-        raise InputError(f"{m.name}: method={method!r} is not one of ('auto', 'direct'){extra}")
-    if backend == "numba":
-        from .kernels import paired_numba
-
-        return paired_numba.paired(m, A, B, zero=zero, eps=eps, params=params)
-    if backend == "cupy":
-        from .kernels import cupy_gpu
-
-        return cupy_gpu.paired(m, A, B, zero=zero, eps=eps, params=params)
-    return evaluate_paired(m, A, B, zero=zero, eps=eps, params=params, xp=xp)
+    return run("paired", measure, (XA, XB), options, method=method)

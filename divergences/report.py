@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .analysis import Analysis
+from .atomic import _umask
 
 #: The files of one analysed data set.
 FILES = (
@@ -147,32 +148,6 @@ def atomic_folder(destination: str, fill: Callable[[str], None]) -> None:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-
-
-def atomic_file(destination: str, write: Callable[[str], None]) -> None:
-    """Run ``write(tmp_path)`` and rename the file to ``destination`` only on success."""
-    dest = os.path.abspath(destination)
-    parent = os.path.dirname(dest)
-    ext = os.path.splitext(dest)[1]
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".dv-", suffix=ext, dir=parent)
-        os.close(fd)
-    except OSError as e:
-        raise ReportError(f"cannot write {destination}: {e.strerror or e}") from None
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, dest)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_report(

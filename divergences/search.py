@@ -20,7 +20,9 @@ from typing import Any
 import array_api_compat
 import numpy as np
 
-from .api import METHODS, MeasureLike, cdist, prepare
+from .api import cdist
+from .calls import MeasureLike, prepare
+from .dispatch import check_method
 from .index import (
     DEFAULT_WORKING_MEMORY,
     Options,
@@ -62,8 +64,7 @@ def _plan(
     m, xp, (A, B), zero, eps, params, backend = prepare(
         measure, {"XA": XA, "XB": XB}, options, ndims=(1, 2)
     )
-    if method not in METHODS:
-        raise InputError(f"{m.name}: method={method!r} is not one of {METHODS}")
+    check_method(m, method)
     wm = check_working_memory(m, working_memory)
     if array_api_compat.is_numpy_namespace(xp):
         # one contiguous copy up front rather than one per block inside the kernel

@@ -211,16 +211,22 @@ def check_array(
                 f"{name}: {_where_text(arg, i, ndim)} is {float(X2[i])}, but this measure "
                 "is defined for non-negative inputs only"
             )
-    if normalize and X2.shape[0]:
-        s = xp.sum(X2, axis=1, keepdims=True)
-        zero = s[:, 0] == 0
-        if bool(xp.any(zero)):
-            r = _first(xp, zero)[0]
-            raise InputError(
-                f"{name}: {arg} row {r} sums to 0 and cannot be normalized (normalize=True)"
-            )
-        X2 = X2 / s
-    return X2
+    return normalize_rows(X2, xp, name=name, arg=arg) if normalize else X2
+
+
+def normalize_rows(X: Any, xp: Any, *, name: str, arg: str) -> Any:
+    """Each row of the validated 2-D ``X`` divided by its sum (``normalize=True``); a row
+    that sums to 0 is an error naming the measure, the argument and the row."""
+    if not X.shape[0]:
+        return X
+    s = xp.sum(X, axis=1, keepdims=True)
+    zero = s[:, 0] == 0
+    if bool(xp.any(zero)):
+        r = _first(xp, zero)[0]
+        raise InputError(
+            f"{name}: {arg} row {r} sums to 0 and cannot be normalized (normalize=True)"
+        )
+    return X / s
 
 
 def check_options(

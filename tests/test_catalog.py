@@ -166,3 +166,16 @@ def test_relations_section_lists_every_relation():
 def test_measure_records_are_json():
     records = [catalog.measure_record(m) for m in dv.measures()]
     assert json.loads(json.dumps(records)) == records
+
+
+def test_a_failed_write_leaves_the_old_catalog(tmp_path, monkeypatch):
+    """catalog.write is all or nothing: text that cannot be encoded (here a lone surrogate)
+    fails the write and leaves the earlier file byte for byte, with no temporary file (it
+    used to open the destination for writing first and leave it empty)."""
+    path = tmp_path / "CATALOG.md"
+    path.write_bytes(b"old catalog\n")
+    monkeypatch.setattr(catalog, "render", lambda: "new catalog\n\ud800\n")
+    with pytest.raises(UnicodeEncodeError):
+        catalog.write(path)
+    assert path.read_bytes() == b"old catalog\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["CATALOG.md"]

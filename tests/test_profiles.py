@@ -84,3 +84,32 @@ def test_cli_plot_writes_a_png_and_rejects_foreign_parameters(tmp_path, capsys):
     assert main(["plot", "kl", "-o", str(tmp_path / "f" / "x.png")]) == 2
     assert "cannot write" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f", "h.png", "m.svg"]
+
+
+def test_plot_replaces_a_file_all_or_nothing_keeping_its_mode(tmp_path, capsys, monkeypatch):
+    """`plot -o` writes through divergences.atomic.replacing (one implementation of the
+    atomic write): the format follows the extension, a replaced file keeps its mode, and a
+    failed drawing leaves the earlier file and no temporary file."""
+    import os
+
+    import divergences.profiles
+
+    out = tmp_path / "kl.png"
+    out.write_bytes(b"old")
+    os.chmod(out, 0o600)
+    assert main(["plot", "kl", "--classes", "2", "-o", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert os.stat(out).st_mode & 0o777 == 0o600
+
+    def broken(*args, output, **kwargs):
+        with open(output, "wb") as f:
+            f.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(divergences.profiles, "plot", broken)
+    before = out.read_bytes()
+    capsys.readouterr()
+    assert main(["plot", "kl", "--classes", "2", "-o", str(out)]) == 2
+    assert "cannot write" in capsys.readouterr().err
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["kl.png"]
