@@ -447,10 +447,10 @@ def resolve(
     """``(measure, zero, eps, params)`` of a loss call that the fused kernels serve, or None
     (a max/min accumulator, or an option of the general path: ``normalize``, ``backend``,
     ``check_finite``)."""
-    from .api import _limit, _options
+    from .calls import _limit, resolve_options
     from .validation import check_options
 
-    m, opts = _options(measure, options)
+    m, opts = resolve_options(measure, options)
     m, opts = _limit(m, opts)
     if any(k in opts for k in ("_domain", "normalize", "backend", "check_finite")):
         return None
