@@ -214,7 +214,14 @@ def _clip(D: Any, lo: float, hi: float, xp: Any, mask: Any = None) -> Any:
 
 
 def outside(
-    measure: Measure, D: Any, A: Any, B: Any, *, xp: Any, condensed: bool = False
+    measure: Measure,
+    D: Any,
+    A: Any,
+    B: Any,
+    *,
+    xp: Any,
+    condensed: bool = False,
+    paired: bool = False,
 ) -> Any:
     """``D`` with ``measure.outside_domain`` where ``A``'s or ``B``'s row holds an entry
     outside ``measure.domain`` (negative, for a non-negative domain). Only an alias that
@@ -230,6 +237,8 @@ def outside(
         i, j = np.triu_indices(A.shape[0], k=1)
         nan_ = np.asarray(na)
         hit = xp.asarray(nan_[i] | nan_[j])
+    elif paired:
+        hit = na | nb
     else:
         hit = xp.reshape(na, (-1, 1)) | xp.reshape(nb, (1, -1))
     return xp.where(hit, measure.outside_domain, D)
@@ -255,7 +264,7 @@ def clamp(
     outside the measure's domain get its ``outside_domain`` value (see :func:`outside`)."""
     if D.shape[0] == 0:
         return D
-    D = outside(measure, D, A, B, xp=xp, condensed=condensed)
+    D = outside(measure, D, A, B, xp=xp, condensed=condensed, paired=paired)
     if zero != "strict" and measure.has_epsilon_rule:
         return D
     d = A.shape[1]

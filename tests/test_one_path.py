@@ -209,3 +209,15 @@ def test_counts_warning_points_at_the_callers_line(call):
     hits = [w for w in caught if issubclass(w.category, calls.CountsWarning)]
     assert hits and all(w.filename == __file__ for w in hits), [w.filename for w in hits]
 
+
+
+def test_paired_rows_outside_the_domain_follow_cdist():
+    """An alias that widens the domain (scipy:jensenshannon takes negative entries) gives
+    the same value row by row as on cdist's diagonal (inf where a row stays negative)."""
+    A = np.array([[0.5, 0.5], [-0.2, 1.2], [0.3, 0.7]])
+    B = np.array([[0.4, 0.6], [0.5, 0.5], [0.1, 0.9]])
+    for backend in ("numba", "numpy"):
+        v = dv.paired(A, B, "scipy:jensenshannon", backend=backend)
+        D = dv.cdist(A, B, "scipy:jensenshannon", backend=backend)
+        assert v.shape == (3,)
+        np.testing.assert_allclose(v, np.diag(D), rtol=1e-12)
