@@ -145,3 +145,21 @@ def test_rows_far_apart_in_scale(name):
                 check(name, float(D[i, j]), exact(name, X[i], X[j]), f"rows {X[i]}, {X[j]}")
         if (X[-1] == 0).all():
             assert np.isnan(D[-1, -1])
+
+
+IDENTITY_ALWAYS = [
+    m
+    for m in dv.select(kind="dissimilarity")
+    if m.properties.identity.holds == "always"
+]
+
+
+@pytest.mark.parametrize("m", IDENTITY_ALWAYS, ids=lambda m: m.name)
+@pytest.mark.parametrize("row", [[1e-150], [1e-150, 3e-151], [1e-300, 1e-300]])
+def test_a_tiny_row_against_itself_is_zero_at_every_parameter(m, row):
+    """identity holds on every input, so f(P, P) = 0 also where P^alpha underflows (renyi at
+    alpha = 3 of P = (1e-150) gave -inf: x^3 y^-2 rounded to 0 before it was x (x/y)^2)."""
+    X = np.array([row])
+    for params in m.param_grid():
+        assert dv.cdist(X, X, m, **params)[0, 0] == 0.0, (m.name, params, row)
+        assert m(X[0], X[0], **params) == 0.0, (m.name, params, row)

@@ -437,7 +437,7 @@ MEASURES: list[Measure] = [
                 "k": sum_(_power_gap("alpha")),
                 "s": sum_("x - y"),
                 "m": sum_("x"),
-                "t": sum_("where(x == 0, 0, x ** alpha * y ** (1 - alpha))"),
+                "t": sum_("where(x == 0, 0, x * (x / y) ** (alpha - 1))"),
             },
             "where(m == 0, where(s == 0, 0, nan), where(alpha == 1, (k + s) / m, "
             "where(abs(t - m) < m / 2, where(abs(s) < m / 2, log1p(where(abs(k + (alpha - 1) "
