@@ -26,7 +26,7 @@ import math
 import numba
 import numpy as np
 
-from .kernels.numba_helpers import _from_bits, _where, log_pos
+from .kernels.numba_helpers import _from_bits, _where, log1pmx_series, log_pos
 from .vocabulary import LOG1PMX_SERIES_BELOW
 
 _jit = numba.njit(error_model="numpy", inline="always")
@@ -106,16 +106,7 @@ def _log1p_small(r: float) -> float:
 @_jit
 def _log1pmx_v(r: float) -> float:
     """log1p(r) - r for |r| <= 1/2 (the series of log1pmx below its threshold)."""
-    u = r / (2.0 + r)
-    u2 = u * u
-    tail = 1.0 / 15.0
-    tail = 1.0 / 13.0 + u2 * tail
-    tail = 1.0 / 11.0 + u2 * tail
-    tail = 1.0 / 9.0 + u2 * tail
-    tail = 1.0 / 7.0 + u2 * tail
-    tail = 1.0 / 5.0 + u2 * tail
-    tail = 1.0 / 3.0 + u2 * tail
-    series = -r * r / (2.0 + r) + 2.0 * u * u2 * tail
+    series = log1pmx_series(r)
     return _where(abs(r) < LOG1PMX_SERIES_BELOW, series, _log1p_small(r) - r)
 
 

@@ -45,19 +45,26 @@ def xlogy(a: float, b: float) -> float:
 
 
 @_jit
+def log1pmx_series(r: float) -> float:
+    """log(1 + r) - r by its series in u = r / (2 + r), for |r| < LOG1PMX_SERIES_BELOW
+    (shared by log1pmx and the branch-free twin in divergences.vecmath)."""
+    u = r / (2.0 + r)
+    u2 = u * u
+    tail = 1.0 / 15.0
+    tail = 1.0 / 13.0 + u2 * tail
+    tail = 1.0 / 11.0 + u2 * tail
+    tail = 1.0 / 9.0 + u2 * tail
+    tail = 1.0 / 7.0 + u2 * tail
+    tail = 1.0 / 5.0 + u2 * tail
+    tail = 1.0 / 3.0 + u2 * tail
+    return -r * r / (2.0 + r) + 2.0 * u * u2 * tail
+
+
+@_jit
 def log1pmx(r: float) -> float:
     """log(1 + r) - r, accurate for tiny r (series in u = r / (2 + r))."""
     if abs(r) < LOG1PMX_SERIES_BELOW:
-        u = r / (2.0 + r)
-        u2 = u * u
-        tail = 1.0 / 15.0
-        tail = 1.0 / 13.0 + u2 * tail
-        tail = 1.0 / 11.0 + u2 * tail
-        tail = 1.0 / 9.0 + u2 * tail
-        tail = 1.0 / 7.0 + u2 * tail
-        tail = 1.0 / 5.0 + u2 * tail
-        tail = 1.0 / 3.0 + u2 * tail
-        return -r * r / (2.0 + r) + 2.0 * u * u2 * tail
+        return log1pmx_series(r)
     return math.log1p(r) - r
 
 
