@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ast
 import functools
+import threading
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -33,11 +34,40 @@ _BINOPS = (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)
 _CMPOPS = (ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Eq, ast.NotEq)
 
 
+_PARSE_LOCK = threading.Lock()
+_PARSE_TRIES = 3
+
+
+def parse_source(text: str | bytes, mode: str = "exec") -> ast.AST:
+    """``ast.parse(text, mode=mode)``, safe to call from several threads at once.
+
+    CPython 3.11 keeps the AST constructor's recursion counter once per interpreter, not
+    per thread (gh-106905), so two threads parsing at the same time can fail with
+    ``SystemError: AST constructor recursion depth mismatch`` (seen in a Dask worker
+    building a kernel).  Every parse of divergences goes through here: one lock keeps its
+    own parses apart, and a parse spoiled by another library's parse in another thread
+    is tried again (at most three times in all).
+
+    Examples
+    --------
+    >>> type(parse_source("x + 1", mode="eval")).__name__
+    'Expression'
+    """
+    with _PARSE_LOCK:
+        for attempt in range(_PARSE_TRIES):
+            try:
+                return ast.parse(text, mode=mode)
+            except SystemError as e:
+                if "recursion depth mismatch" not in str(e) or attempt == _PARSE_TRIES - 1:
+                    raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 @functools.cache
 def parse(src: str) -> ast.Expression:
     """Parse ``src`` into a syntax tree (cached)."""
     try:
-        return ast.parse(src, mode="eval")
+        return parse_source(src, mode="eval")
     except SyntaxError as e:
         raise ValueError(f"cannot parse {src!r}: {e.msg}") from None
 

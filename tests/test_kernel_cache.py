@@ -404,3 +404,80 @@ def test_eight_threads_first_jensen_shannon_in_a_fresh_process(tmp_path):
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert proc.stdout.strip() == str([True] * 8)
+
+
+# ---- CPython 3.11's AST constructor is not thread-safe (gh-106905) -------------------------
+
+#: a source big enough that parsing it is long enough for another thread to cut in
+_BIG_SOURCE = "\n".join(
+    f"def f{i}(x):\n    return ((x + {i}) * (x - {i})) / (x ** 2 + 1)" for i in range(300)
+)
+
+
+class _Finalized:
+    """Cyclic garbage whose finalizer runs Python code, so that a collection during a parse
+    lets another thread take the interpreter."""
+
+    def __del__(self) -> None:
+        for _ in range(3):
+            pass
+
+
+def _parse_in_threads(parse, foreign: bool) -> list[str]:
+    errors: list[str] = []
+
+    def work(parse_one, record: bool) -> None:
+        for _ in range(40):
+            junk = [_Finalized() for _ in range(20)]
+            for j in junk:
+                j.self = j
+            del junk
+            try:
+                parse_one(_BIG_SOURCE)
+            except SystemError as exc:
+                if record:
+                    errors.append(str(exc))
+
+    import ast
+    import gc
+
+    threads = [threading.Thread(target=work, args=(parse, True)) for _ in range(3)]
+    if foreign:  # another library's parse, which no lock of ours covers
+        threads.append(threading.Thread(target=work, args=(ast.parse, False)))
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
+    sys.setswitchinterval(1e-6)
+    gc.set_threshold(5, 1, 1)
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
+        gc.set_threshold(*thresholds)
+    return errors
+
+
+def test_parses_from_several_threads_at_once_never_fail():
+    """A Dask worker building a kernel failed in kernel_sources' ast.parse with
+    ``SystemError: AST constructor recursion depth mismatch`` (CI, Python 3.11.7): the
+    interpreter-wide recursion counter of the AST constructor was reset by a parse in another
+    thread.  Every parse of divergences goes through expr.parse_source: its own parses take
+    turns, and one spoiled by a foreign thread's parse is tried again."""
+    from divergences.expr import parse_source
+
+    assert _parse_in_threads(parse_source, foreign=True) == []
+    # and the digest's walk over the imported modules, from several threads, agrees
+    sources = []
+    barrier = threading.Barrier(4)
+
+    def walk() -> None:
+        barrier.wait()
+        sources.append(kernel_cache.kernel_sources.__wrapped__(TINY))
+
+    threads = [threading.Thread(target=walk) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(sources) == 4 and len(set(sources)) == 1

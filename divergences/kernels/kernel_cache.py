@@ -37,6 +37,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, ClassVar
 
+from ..expr import parse_source
+
 #: the environment variable naming the cache folder
 CACHE_ENV = "DIVERGENCES_CACHE_DIR"
 
@@ -98,14 +100,14 @@ def kernel_sources(source: str) -> tuple[Path, ...]:
     the imports, so a helper moved to a new module needs no list to be kept up to date)."""
     top = Path(__file__).parent.parent
     files = set(_package_files())
-    todo = [(ast.parse(source), ())]
+    todo = [(parse_source(source), ())]
     seen: set[Path] = set()
     while todo:
         tree, package = todo.pop()
         for path in _imported_files(tree, package, top) - seen:
             seen.add(path)
             parts = path.relative_to(top.parent).with_suffix("").parts
-            todo.append((ast.parse(path.read_bytes()), parts[:-1]))
+            todo.append((parse_source(path.read_bytes()), parts[:-1]))
     return tuple(sorted(files | seen))
 
 
