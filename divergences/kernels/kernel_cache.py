@@ -23,7 +23,7 @@ them makes a call fail.
 
 from __future__ import annotations
 
-import ast
+import dis
 import functools
 import hashlib
 import os
@@ -32,12 +32,10 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
+from types import CodeType, ModuleType
 from typing import Any, ClassVar
-
-from ..expr import parse_source
 
 #: the environment variable naming the cache folder
 CACHE_ENV = "DIVERGENCES_CACHE_DIR"
@@ -61,20 +59,32 @@ def warn_once(key: str, message: str) -> None:
     warnings.warn(message, KernelCacheWarning, stacklevel=3)
 
 
-def _imported_files(tree: ast.AST, package: tuple[str, ...], top: Path) -> set[Path]:
-    """Files of the package at ``top`` imported by module ``tree`` (which lies in the
+def _imports(code: CodeType) -> Iterator[tuple[str, int, tuple[str, ...]]]:
+    """(module, level, names) of every import statement compiled into ``code`` and the code
+    objects nested in it.  Read from the bytecode (``import m`` and ``from m import names``
+    compile to LOAD_CONST level, LOAD_CONST names, IMPORT_NAME m), not from an ``ast``
+    tree: building an ``ast`` tree is not thread-safe on CPython 3.11 (gh-106905, see
+    :func:`divergences.expr.parse_source`), compiling to bytecode is."""
+    ops = list(dis.get_instructions(code))
+    for i, op in enumerate(ops):
+        if op.opname == "IMPORT_NAME":
+            level, names = ops[i - 2].argval, ops[i - 1].argval
+            yield op.argval, int(level or 0), tuple(names or ())
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            yield from _imports(const)
+
+
+def _imported_files(source: str | bytes, package: tuple[str, ...], top: Path) -> set[Path]:
+    """Files of the package at ``top`` imported by module ``source`` (which lies in the
     package ``package``, a tuple of names, for relative imports)."""
     found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            targets = [alias.name.split(".") for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            mod = (node.module or "").split(".") if node.module else []
-            if node.level:
-                mod = [*package[: len(package) - node.level + 1], *mod]
-            targets = [mod] + [[*mod, alias.name] for alias in node.names]
-        else:
-            continue
+    code = compile(source, "<imports>", "exec", dont_inherit=True)
+    for module, level, names in _imports(code):
+        mod = module.split(".") if module else []
+        if level:
+            mod = [*package[: len(package) - level + 1], *mod]
+        targets = [mod] + [[*mod, name] for name in names if name != "*"]
         for parts in targets:
             if not parts or parts[0] != top.name:
                 continue
@@ -100,14 +110,14 @@ def kernel_sources(source: str) -> tuple[Path, ...]:
     the imports, so a helper moved to a new module needs no list to be kept up to date)."""
     top = Path(__file__).parent.parent
     files = set(_package_files())
-    todo = [(parse_source(source), ())]
+    todo: list[tuple[str | bytes, tuple[str, ...]]] = [(source, ())]
     seen: set[Path] = set()
     while todo:
-        tree, package = todo.pop()
-        for path in _imported_files(tree, package, top) - seen:
+        text, package = todo.pop()
+        for path in _imported_files(text, package, top) - seen:
             seen.add(path)
             parts = path.relative_to(top.parent).with_suffix("").parts
-            todo.append((parse_source(path.read_bytes()), parts[:-1]))
+            todo.append((path.read_bytes(), parts[:-1]))
     return tuple(sorted(files | seen))
 
 
