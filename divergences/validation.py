@@ -52,10 +52,19 @@ def _library(a: Any) -> str:
     return type(a).__module__.split(".")[0]
 
 
+def _is_masked(a: Any) -> bool:
+    """Whether ``a`` is a numpy.ma.MaskedArray, read from its class, so that the first call
+    does not import numpy.ma (tens of milliseconds) and a thread that asks while another is
+    importing it never meets the half-made module."""
+    return any(
+        c.__name__ == "MaskedArray" and c.__module__.startswith("numpy.ma") for c in type(a).__mro__
+    )
+
+
 def _plain(a: Any, measure: str, arg: str) -> Any:
     """``a`` where it can be read as it is; pandas objects as float64 arrays; inputs whose
     meaning would be lost (masks, sparsity, one-shot iterators) refused, saying what to do."""
-    if isinstance(a, np.ma.MaskedArray):
+    if _is_masked(a):
         mask = np.ma.getmaskarray(a)
         if mask.any():
             i = tuple(int(k) for k in np.argwhere(mask)[0])

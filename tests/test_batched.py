@@ -148,6 +148,7 @@ def test_pdist_is_the_condensed_upper_triangle(measure, zero, backend):
     assert_same(S[iu], np.nan_to_num(D[iu], nan=-1.0, posinf=-2.0))
 
 
+@pytest.mark.sampled
 @pytest.mark.parametrize(("measure", "zero"), SYMMETRIC_MODES, ids=SYMMETRIC_IDS)
 def test_symmetric_measure_gives_symmetric_matrix(measure, zero):
     """pdist keeps one triangle only, so it relies on f(P, Q) = f(Q, P) in the mode used

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -16,23 +17,29 @@ from divergences.spec import CLAIM_MEANING, FAMILIES, NAMESPACE_DEFAULTS
 
 REPO = Path(__file__).resolve().parents[1]
 COMMITTED = REPO / "CATALOG.md"
-TEXT = catalog.render()
+
+
+@functools.cache
+def _text() -> str:
+    """The rendered catalog, made on first use (rendering derives every loss property: about
+    11 s that every pytest worker would otherwise spend while collecting)."""
+    return catalog.render()
+
 #: a cell separator is a `|` not escaped as `\|`
 CELL = re.compile(r"(?<!\\)\|")
 
 
+@functools.cache
 def table_rows() -> dict[str, list[str]]:
     """Canonical name -> cells of its catalog row."""
     rows = {}
-    for line in TEXT.splitlines():
+    for line in _text().splitlines():
         if line.startswith("| ") and "**`" in line:
             cells = [c.strip() for c in CELL.split(line)[1:-1]]
             name = re.match(r"\*\*`([a-z0-9_]+)`\*\*", cells[1]).group(1)
             rows[name] = cells
     return rows
 
-
-ROWS = table_rows()
 
 
 def test_committed_catalog_is_up_to_date(capsys):
@@ -59,46 +66,46 @@ def test_a_stale_copy_fails_the_check(capsys, tmp_path):
 
 def test_write_then_check(tmp_path):
     path = catalog.write(tmp_path / "C.md")
-    assert path.read_bytes() == TEXT.encode("utf-8")
+    assert path.read_bytes() == _text().encode("utf-8")
     assert b"\r\n" not in path.read_bytes()
     assert catalog.check(path)
 
 
 def test_render_is_deterministic():
-    assert catalog.render() == TEXT
-    assert TEXT.endswith("\n") and not TEXT.endswith("\n\n")
+    assert catalog.render() == _text()
+    assert _text().endswith("\n") and not _text().endswith("\n\n")
 
 
 def test_every_measure_has_one_row_and_every_survey_number_appears():
-    assert set(ROWS) == {m.name for m in dv.measures()}
+    assert set(table_rows()) == {m.name for m in dv.measures()}
     assert len(
-        [line for line in TEXT.splitlines() if "**`" in line and line.startswith("| ")]
+        [line for line in _text().splitlines() if "**`" in line and line.startswith("| ")]
     ) == len(dv.measures())
-    numbers = {cells[0] for cells in ROWS.values()}
+    numbers = {cells[0] for cells in table_rows().values()}
     assert numbers == {str(n) for n in range(1, 52)} | {"extra"}
     for m in dv.measures():
-        assert ROWS[m.name][0] == ("extra" if m.survey_number is None else str(m.survey_number))
+        assert table_rows()[m.name][0] == ("extra" if m.survey_number is None else str(m.survey_number))
 
 
 def test_every_row_has_all_columns():
     # an unescaped `|` inside a formula or evidence would add cells
-    for name, cells in ROWS.items():
+    for name, cells in table_rows().items():
         assert len(cells) == 10, name
 
 
 def test_families_in_spec_order_and_rows_in_their_family():
-    positions = [TEXT.index(f"\n## {title} (") for title in FAMILIES.values()]
+    positions = [_text().index(f"\n## {title} (") for title in FAMILIES.values()]
     assert positions == sorted(positions)
-    bounds = [*positions, TEXT.index("\n## Conventions")]
+    bounds = [*positions, _text().index("\n## Conventions")]
     for m in dv.measures():
-        at = TEXT.index(f"**`{m.name}`**")
+        at = _text().index(f"**`{m.name}`**")
         k = list(FAMILIES).index(m.family)
         assert bounds[k] < at < bounds[k + 1], m.name
 
 
 @pytest.mark.parametrize("m", dv.measures(), ids=lambda m: m.name)
 def test_row_content(m):
-    _, name, aliases, formula, kind, symmetric, metric, bounds, domain, zeros = ROWS[m.name]
+    _, name, aliases, formula, kind, symmetric, metric, bounds, domain, zeros = table_rows()[m.name]
     assert m.title in name
     for alias in m.alias_names:
         assert f"`{alias}`" in aliases
@@ -131,7 +138,7 @@ def test_counterexample_formatting():
 
 
 def test_conventions_section():
-    conv = TEXT[TEXT.index("\n## Conventions") : TEXT.index("\n## Relations")]
+    conv = _text()[_text().index("\n## Conventions") : _text().index("\n## Relations")]
     for claim, meaning in CLAIM_MEANING.items():
         assert f"**{claim}**: {meaning}" in conv
     for holds in ("always", "pdf", "never"):
@@ -148,9 +155,9 @@ def test_conventions_section():
 
 
 def test_relations_section_lists_every_relation():
-    start = TEXT.index("\n## Relations")
-    end = TEXT.find("\n## ", start + 1)  # the next section, if any
-    rel = TEXT[start : end if end > 0 else None]
+    start = _text().index("\n## Relations")
+    end = _text().find("\n## ", start + 1)  # the next section, if any
+    rel = _text()[start : end if end > 0 else None]
     count = 0
     for m in dv.measures():
         for r in m.relations:

@@ -8,15 +8,12 @@ disjoint supports, against the array-API reference."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import pytest
 from cuda_shim import LaunchError, ShimModule, shim_runtime
 from test_numba import assert_same, data
 
 import divergences as dv
-from divergences.gpu_check import modules
 from divergences.kernels import cuda_source, cupy_gpu
 from divergences.validation import InputError
 
@@ -32,9 +29,10 @@ SHAPES = [(1, 1, 1), (7, 13, 5), (35, 33, 19), (2, 40, 16)]
 
 @pytest.fixture(scope="module")
 def shim():
+    # each (measure, zero mode) module is compiled by g++ when a test first needs it (about
+    # 1 s each, cached on disk by source): compiling all 96 up front cost 75 s of one worker
+    # although the README's command runs the epsilon modules of a sample only
     rt = shim_runtime()
-    with ThreadPoolExecutor(max_workers=2) as pool:  # g++ runs outside the GIL
-        list(pool.map(lambda mz: rt.module(*mz), modules()))
     with cupy_gpu.use_runtime(rt):
         yield rt
 

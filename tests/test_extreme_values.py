@@ -59,6 +59,7 @@ def check(name: str, got: float, want: float, where: str) -> None:
         assert got == pytest.approx(want, rel=1e-9), msg
 
 
+@pytest.mark.sampled
 @pytest.mark.parametrize("m", MEASURES, ids=IDS)
 def test_edges_against_exact_values_on_every_path(m):
     for P, Q in PAIRS:

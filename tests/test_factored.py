@@ -364,6 +364,7 @@ def test_near_identical_rows_are_accurate(name):
 ILL_CONDITIONED_NEAR = {("kullback_leibler", "epsilon"), ("jeffreys", "epsilon")}
 
 
+@pytest.mark.sampled
 @pytest.mark.parametrize(("name", "zero"), EXPANDED, ids=EXPANDED_IDS)
 def test_near_identical_rows_equal_the_direct_kernel(name, zero):
     rtol = 1e-9 if (name, zero) in ILL_CONDITIONED_NEAR else 1e-12

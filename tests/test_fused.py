@@ -338,6 +338,7 @@ def _mp_softmax(z):
     return [v / s for v in e]
 
 
+@pytest.mark.sampled
 @pytest.mark.parametrize("m", _log_measures(), ids=lambda m: m.name)
 def test_log_measures_with_logits_1000_apart_and_liger_1453(m):
     """Logits 1000 apart (a probability underflows in float64) and Liger-Kernel's #1453 case

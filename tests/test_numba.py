@@ -215,6 +215,7 @@ def test_blocks_keep_nan_inf_and_values_do_not_depend_on_tiles(name):
         np.testing.assert_array_equal(row[0], got[i])
 
 
+@pytest.mark.sampled
 @pytest.mark.parametrize("m", MEASURES, ids=IDS)
 @pytest.mark.parametrize("zero", ["strict", "epsilon"])
 def test_direct_kernels_keep_subnormal_entries(m, zero):

@@ -115,6 +115,7 @@ def _rows(d: int, seed: int):
     return A, B
 
 
+@pytest.mark.sampled
 @pytest.mark.parametrize("m", MEASURES, ids=IDS)
 @pytest.mark.parametrize("zero", ["strict", "epsilon"])
 def test_the_operations_agree(m, zero):
@@ -135,6 +136,7 @@ def test_the_operations_agree(m, zero):
             np.testing.assert_allclose(dv.pdist(A, m, zero=zero), full[i, j], **tol)
 
 
+@pytest.mark.sampled
 @pytest.mark.parametrize("m", MEASURES, ids=IDS)
 def test_paired_values_are_clamped_to_the_bounds(m):
     """Equal probability rows land on the bound, never a few ulps outside it (clamping was

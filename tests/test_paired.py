@@ -24,6 +24,7 @@ def square(m_rows, d, seed):
     return A, B
 
 
+@pytest.mark.sampled
 @pytest.mark.parametrize("m", MEASURES, ids=IDS)
 @pytest.mark.parametrize("zero", ["strict", "epsilon"])
 def test_paired_is_the_diagonal_of_cdist(m, zero):
