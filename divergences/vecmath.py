@@ -154,16 +154,7 @@ def kl_elem_l(a: float, b: float, la: float, lb: float) -> float:
     diff = b - a
     near = abs(diff) < LOG1PMX_SERIES_BELOW * a
     r = _where(near, diff / _where(near, a, 1.0), 0.0)
-    u = r / (2.0 + r)
-    u2 = u * u
-    tail = 1.0 / 15.0
-    tail = 1.0 / 13.0 + u2 * tail
-    tail = 1.0 / 11.0 + u2 * tail
-    tail = 1.0 / 9.0 + u2 * tail
-    tail = 1.0 / 7.0 + u2 * tail
-    tail = 1.0 / 5.0 + u2 * tail
-    tail = 1.0 / 3.0 + u2 * tail
-    near_val = a * (r * r / (2.0 + r) - 2.0 * u * u2 * tail)
+    near_val = -a * log1pmx_series(r)
     far_val = a * (la - lb) + diff
     t = _where(near, near_val, far_val)
     t = _where(a == 0.0, diff, t)

@@ -423,27 +423,18 @@ class _Finalized:
             pass
 
 
-def _parse_in_threads(parse, foreign: bool) -> list[str]:
-    errors: list[str] = []
+def _garbage() -> None:
+    """Leave cyclic garbage behind, so that the next allocations may collect it."""
+    junk = [_Finalized() for _ in range(20)]
+    for j in junk:
+        j.self = j
 
-    def work(parse_one, record: bool) -> None:
-        for _ in range(40):
-            junk = [_Finalized() for _ in range(20)]
-            for j in junk:
-                j.self = j
-            del junk
-            try:
-                parse_one(_BIG_SOURCE)
-            except SystemError as exc:
-                if record:
-                    errors.append(str(exc))
 
-    import ast
+def _run_racing(threads: list[threading.Thread]) -> None:
+    """Start and join ``threads`` with a thread switch every microsecond and a collection
+    every few allocations (restored afterwards): the interleavings the race needs."""
     import gc
 
-    threads = [threading.Thread(target=work, args=(parse, True)) for _ in range(3)]
-    if foreign:  # another library's parse, which no lock of ours covers
-        threads.append(threading.Thread(target=work, args=(ast.parse, False)))
     interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
     sys.setswitchinterval(1e-6)
     gc.set_threshold(5, 1, 1)
@@ -455,6 +446,21 @@ def _parse_in_threads(parse, foreign: bool) -> list[str]:
     finally:
         sys.setswitchinterval(interval)
         gc.set_threshold(*thresholds)
+
+
+def _parse_in_threads(parse) -> list[str]:
+    """The SystemErrors of 3 threads each parsing _BIG_SOURCE 40 times with ``parse``."""
+    errors: list[str] = []
+
+    def work() -> None:
+        for _ in range(40):
+            _garbage()
+            try:
+                parse(_BIG_SOURCE)
+            except SystemError as exc:
+                errors.append(str(exc))
+
+    _run_racing([threading.Thread(target=work) for _ in range(3)])
     return errors
 
 
@@ -465,7 +471,7 @@ def test_parses_from_several_threads_at_once_never_fail():
     ``ast.parse``).  divergences' own parses (expr.parse_source) take turns."""
     from divergences.expr import parse_source
 
-    assert _parse_in_threads(parse_source, foreign=False) == []
+    assert _parse_in_threads(parse_source) == []
 
 
 def test_kernel_digests_from_several_threads_while_another_library_parses():
@@ -475,17 +481,13 @@ def test_kernel_digests_from_several_threads_while_another_library_parses():
     imports from bytecode (compile() builds no ``ast`` objects), so neither our threads nor
     another library's parse in a thread of its own can break it."""
     import ast
-    import gc
 
     sources: list[object] = []
     stop = threading.Event()
 
     def foreign() -> None:
         while not stop.is_set():
-            junk = [_Finalized() for _ in range(20)]
-            for j in junk:
-                j.self = j
-            del junk
+            _garbage()
             try:
                 ast.parse(_BIG_SOURCE)
             except SystemError:
@@ -498,22 +500,13 @@ def test_kernel_digests_from_several_threads_while_another_library_parses():
             except Exception as exc:
                 sources.append(repr(exc))
 
-    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
-    sys.setswitchinterval(1e-6)
-    gc.set_threshold(5, 1, 1)
     background = threading.Thread(target=foreign)
-    walkers = [threading.Thread(target=walk) for _ in range(3)]
+    background.start()
     try:
-        background.start()
-        for t in walkers:
-            t.start()
-        for t in walkers:
-            t.join()
+        _run_racing([threading.Thread(target=walk) for _ in range(3)])
     finally:
         stop.set()
         background.join()
-        sys.setswitchinterval(interval)
-        gc.set_threshold(*thresholds)
     want = kernel_cache.kernel_sources(TINY)
     assert sources == [want] * 9
     assert any(p.name == "numba_helpers.py" for p in want)
