@@ -12,7 +12,8 @@ Every function a definition may call (:mod:`divergences.expr`) is one :class:`He
   the symbolic layer (:mod:`divergences.symbolic`) builds the derivatives of every term from
   them by the chain rule;
 - its implementation for each back end: ``array`` (a function of the array namespace and
-  of the vocabulary being built, returning the elementwise function), ``numba`` (the name
+  of the vocabulary being built, returning the elementwise function; ``array_autograd``, its
+  autograd-safe form for torch and JAX where ``array`` is not), ``numba`` (the name
   of its function in :mod:`divergences.kernels.numba_helpers`, or ``math.NAME``), ``cuda``
   (the name of its CUDA C function) and ``cuda_src`` (that function's definition, emitted
   into every module's preamble; empty for the C library's own functions);
@@ -69,6 +70,10 @@ class Helper:
     smooth: Callable[..., bool] = field(default=lambda *a: True)
     #: defined for non-negative arguments only (elsewhere a back end may return anything)
     nonnegative: bool = False
+    #: the array implementation for namespaces with autodiff (torch, JAX), where ``array``
+    #: is not autograd-safe: the same values bit for bit, no NaN gradient from a branch of
+    #: a where that is not chosen, the table's ``partials`` as its derivatives (None: ``array``)
+    array_autograd: Callable[[Any, dict[str, Any]], Callable[..., Any]] | None = None
 
     @property
     def arity(self) -> int:
@@ -77,6 +82,15 @@ class Helper:
 
 
 # -- array-API implementations --------------------------------------------------------------
+# On torch and JAX arrays (``backend="numpy"``) they are also differentiated by autodiff, so a
+# helper whose plain form is not autograd-safe has a second form (``array_autograd``, the
+# "double where"): xp.where(c, a, b) passes a zero gradient to the branch it does not choose,
+# and that zero times an infinite local derivative inside the branch (log 0, 1 / 0, sqrt at 0)
+# is NaN; so every singular operation gets a harmless argument (1.0) where its result is not
+# chosen, and the values are the plain form's bit for bit (tests/test_reference_autograd.py).
+# Where the table's partial derivative at a zero rule is +-inf (d kl_elem(a, b)/da at a = 0),
+# the chosen branch adds :func:`_steep`, which is 0 with that infinite derivative. NumPy and
+# CuPy keep the plain forms (the safe ones cost 1.3x-2.9x per helper call).
 def _scalar_aware(array_fn: Callable[..., Any], scalar_fn: Callable[..., Any]) -> Any:
     """``array_fn`` on arrays, ``scalar_fn`` on Python numbers (parameters such as ``base``)."""
 
@@ -103,6 +117,17 @@ def _unary(attr: str, scalar: Callable[..., Any]) -> Callable[[Any, dict[str, An
     return lambda xp, v: _scalar_aware(getattr(xp, attr), scalar)
 
 
+def _steep(xp: Any, at: Any, a: Any) -> Any:
+    """0 where ``at`` (a condition implying ``a == 0``), with derivative +inf in ``a`` there.
+
+    sqrt(a + 0.0) at a = 0: the value +0 and the one-sided derivative +inf (``a + 0.0`` turns
+    -0.0 into +0.0, whose reciprocal square root is +inf). Elsewhere the argument is 1.0, so
+    the value 1 has a finite derivative. ``at`` must be exactly where the result is chosen:
+    a zero gradient reaching it where ``at`` holds would be 0 * inf = NaN.
+    """
+    return xp.sqrt(xp.where(at, a + 0.0, 1.0))
+
+
 def _atanh_tail(u2: Any) -> Any:
     """1/3 + u2/5 + u2^2/7 + ... + u2^6/15: atanh(u) = u + u^3 * _atanh_tail(u^2) + O(u^17)."""
     acc = 1.0 / 15.0
@@ -126,17 +151,17 @@ def _log1pmx(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
     return log1pmx
 
 
+def _infinite(xp: Any, a: Any, b: Any, t: Any) -> Any:
+    # limits where exactly one argument is infinite (reachable with check_finite=False)
+    one_inf = (xp.isinf(a) != xp.isinf(b)) & ~xp.isnan(a) & ~xp.isnan(b)
+    return xp.where(one_inf, math.inf, t)
+
+
 def _log_ratio(xp: Any, a: Any, b: Any) -> Any:
     # log(a / b) for a, b > 0, also where a / b under- or overflows
     r = a / b
     ok = (r > 0) & (r < math.inf)
     return xp.where(ok, xp.log(xp.where(ok, r, 1.0)), xp.log(a) - xp.log(b))
-
-
-def _infinite(xp: Any, a: Any, b: Any, t: Any) -> Any:
-    # limits where exactly one argument is infinite (reachable with check_finite=False)
-    one_inf = (xp.isinf(a) != xp.isinf(b)) & ~xp.isnan(a) & ~xp.isnan(b)
-    return xp.where(one_inf, math.inf, t)
 
 
 def _kl_core(xp: Any, v: dict[str, Any], a: Any, b: Any, diff: Any, far: Any) -> Any:
@@ -163,6 +188,113 @@ def _sqrt_diff_sq(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
     def sqrt_diff_sq(a: Any, b: Any) -> Any:
         t = v["div0"](a - b, xp.sqrt(a) + xp.sqrt(b))
         return _infinite(xp, a, b, t * t)
+
+    return sqrt_diff_sq
+
+
+def _div0(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
+    return lambda a, b: xp.where(a == 0, 0.0, a / b)
+
+
+def _xlogy(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
+    return lambda a, b: xp.where(a == 0, 0.0, a * xp.log(b))
+
+
+# -- their autograd-safe forms (``Helper.array_autograd``) ------------------------------------
+def _log_ratio_safe(xp: Any, a: Any, b: Any) -> Any:
+    # log(a / b) for a, b > 0, also where a / b under- or overflows; autograd-safe: the
+    # division by b = 0 and the logarithms of the branch not chosen get the argument 1
+    r = a / xp.where(b == 0, 1.0, b)
+    ok = (b != 0) & (r > 0) & (r < math.inf)
+    far = xp.log(xp.where(ok, 1.0, a)) - xp.log(xp.where(ok, 1.0, b))
+    return xp.where(ok, xp.log(xp.where(ok, r, 1.0)), far)
+
+
+def _kl_core_safe(
+    xp: Any, v: dict[str, Any], a: Any, b: Any, diff: Any, far: Callable[..., Any], edge: Any
+) -> Any:
+    # a * log(a / c) - a + c with c = a + diff, given far(a, b) = a * log(a / c) + diff;
+    # at a = 0 the value is diff and edge(zero) adds the table's derivative in a there
+    zero = a == 0
+    a1, b1 = xp.where(zero, 1.0, a), xp.where(zero, 1.0, b)  # autograd-safe where a = 0
+    near = xp.abs(diff) <= 0.5 * a1
+    r = xp.where(near, diff / xp.where(near, a1, 1.0), 0.0)
+    t = xp.where(near, -a1 * v["log1pmx"](r), far(a1, b1))
+    return _infinite(xp, a, b, xp.where(zero, edge(zero), t))
+
+
+def _kl_elem_safe(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
+    def kl_elem(a: Any, b: Any) -> Any:
+        diff = b - a
+
+        # at a = 0: d/da = -inf where b > 0 (a log(a / b)), +inf where b = 0 (the jump to
+        # kl_elem(a, 0) = inf); a - steep is a, zero's sign included, so b - (a - steep)
+        # is diff bit for bit
+        def far(a1: Any, b1: Any) -> Any:
+            return a1 * _log_ratio_safe(xp, a1, b1) + (b1 - a1)
+
+        def edge(zero: Any) -> Any:
+            steep = _steep(xp, zero, a)
+            return xp.where(b == 0, b - (a - steep), diff - steep)
+
+        return _kl_core_safe(xp, v, a, b, diff, far, edge)
+
+    return kl_elem
+
+
+def _kl_mid_safe(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
+    def kl_mid(a: Any, b: Any) -> Any:
+        half = 0.5 * (b - a)
+
+        # at a = 0: d/da = -inf where b > 0, log(2) - 1/2 where b = 0 (kl_mid(a, 0) is
+        # a (log 2 - 1/2)); a - 2 log(2) (a + 0) is a there, zero's sign included
+        def far(a1: Any, b1: Any) -> Any:
+            return a1 * _log_ratio_safe(xp, 2.0 * a1, a1 + b1) + 0.5 * (b1 - a1)
+
+        def edge(zero: Any) -> Any:
+            steep = _steep(xp, zero & (b != 0), a)
+            at_b0 = 0.5 * (b - (a - 2.0 * math.log(2.0) * (a + 0.0)))
+            return xp.where(b == 0, at_b0, half - steep)
+
+        return _kl_core_safe(xp, v, a, b, half, far, edge)
+
+    return kl_mid
+
+
+def _div0_safe(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
+    def div0(a: Any, b: Any) -> Any:
+        # a / b, and at a = 0 the value +0 with the partials 1 / b and 0 of the table: the
+        # quotient itself (+-0 there, made +0), on the divisor 1 where it is 0 or NaN
+        zero = a == 0
+        q = a / xp.where(zero & ~(xp.abs(b) > 0), 1.0, b)
+        return xp.where(zero, q + 0.0, q)
+
+    return div0
+
+
+def _xlogy_safe(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
+    def xlogy(a: Any, b: Any) -> Any:
+        # a log(b), and at a = 0 the value +0 with the partials log(b) (-inf at b = 0) and 0
+        zero = a == 0
+        t = a * xp.log(xp.where(zero & ~((b > 0) & (b < math.inf)), 1.0, b))
+        edge = zero & (b == 0)
+        return xp.where(zero, xp.where(edge, -_steep(xp, edge, a), t) + 0.0, t)
+
+    return xlogy
+
+
+def _sqrt_diff_sq_safe(xp: Any, v: dict[str, Any]) -> Callable[..., Any]:
+    def sqrt_diff_sq(a: Any, b: Any) -> Any:
+        # at a = b the value is +0 with the table's partials: 1 and 1 at a = b = 0
+        # ((sqrt a - 0)^2 = a), so a + b there, else 0 and 0, so a constant (which also
+        # keeps an infinite derivative from outside, sqrt(h) at h = 0, from making NaN);
+        # the quotient and its square roots get the argument 1 at 0 (autograd-safe)
+        d = a - b
+        same = d == 0
+        both = same & (a == 0)
+        a1, b1 = xp.where(both, 1.0, a), xp.where(both, 1.0, b)
+        t = d / (xp.sqrt(a1) + xp.sqrt(b1))
+        return _infinite(xp, a, b, xp.where(same, xp.where(both, (a + b) + 0.0, 0.0), t * t))
 
     return sqrt_diff_sq
 
@@ -336,7 +468,7 @@ _ENTRIES = [
         "div0", ("a", "b"), "a / b with 0 / 0 = 0 (the term vanishes) and a / 0 = +-inf.",
         partials=("1 / b", "where(a == 0, 0, -(a / b) / b)"),
         regime="a / b",
-        array=lambda xp, v: lambda a, b: xp.where(a == 0, 0.0, a / b),
+        array=_div0, array_autograd=_div0_safe,
         numba="div0", cuda="dv_div0",
         cuda_src=_inline(
             "dv_div0", "double a, double b", "return a == 0.0 ? 0.0 : a / b;",
@@ -359,7 +491,7 @@ _ENTRIES = [
         "xlogy", ("a", "b"), "a log(b) with 0 log(anything) = 0.",
         partials=("log(b)", "div0(a, b)"),
         regime="a * log(b)",
-        array=lambda xp, v: lambda a, b: xp.where(a == 0, 0.0, a * xp.log(b)),
+        array=_xlogy, array_autograd=_xlogy_safe,
         numba="xlogy", cuda="dv_xlogy",
         cuda_src=_inline(
             "dv_xlogy", "double a, double b", "return a == 0.0 ? 0.0 : a * log(b);",
@@ -378,7 +510,8 @@ _ENTRIES = [
         "kl_elem(0, b) = b and kl_elem(a, 0) = inf for a > 0.",
         partials=("where(a == 0, where(b == 0, inf, -inf), log(a) - log(b))", "1 - div0(a, b)"),
         regime="a * log(a) - a * log(b) - a + b",
-        array=_kl_elem, numba="kl_elem", cuda="dv_kl_elem", cuda_src=_CUDA_KL_ELEM,
+        array=_kl_elem, array_autograd=_kl_elem_safe,
+        numba="kl_elem", cuda="dv_kl_elem", cuda_src=_CUDA_KL_ELEM,
         mp=_mp_kl, nonnegative=True,
     ),
     Helper(
@@ -391,7 +524,8 @@ _ENTRIES = [
         ),
         # kl_elem(a, (a + b) / 2) = a log(2a / (a + b)) - a + (a + b) / 2
         regime="a * log(2 * a) - a * log(a + b) + (b - a) / 2",
-        array=_kl_mid, numba="kl_mid", cuda="dv_kl_mid", cuda_src=_CUDA_KL_MID,
+        array=_kl_mid, array_autograd=_kl_mid_safe,
+        numba="kl_mid", cuda="dv_kl_mid", cuda_src=_CUDA_KL_MID,
         mp=lambda a, b: _mp_kl(a, (a + b) / 2), nonnegative=True,
     ),
     Helper(
@@ -399,7 +533,8 @@ _ENTRIES = [
         "((a - b) / (sqrt(a) + sqrt(b)))**2 with 0 / 0 = 0.",
         partials=("1 - div0(sqrt(b), sqrt(a))", "1 - div0(sqrt(a), sqrt(b))"),
         regime="a - 2 * sqrt(a) * sqrt(b) + b",
-        array=_sqrt_diff_sq, numba="sqrt_diff_sq", cuda="dv_sqrt_diff_sq",
+        array=_sqrt_diff_sq, array_autograd=_sqrt_diff_sq_safe,
+        numba="sqrt_diff_sq", cuda="dv_sqrt_diff_sq",
         cuda_src=_CUDA_SQRT_DIFF_SQ,
         mp=lambda a, b: (_mp().sqrt(a) - _mp().sqrt(b)) ** 2,
     ),
@@ -424,11 +559,43 @@ HELPERS: dict[str, Helper] = {h.name: h for h in _ENTRIES}
 CONSTANTS = ("inf", "nan")
 
 
-def array_vocabulary(xp: Any) -> dict[str, Any]:
-    """The vocabulary implemented with array namespace ``xp`` (every helper, the constants)."""
+def has_autodiff(xp: Any) -> bool:
+    """Whether arrays of namespace ``xp`` may be differentiated by autodiff (torch, JAX):
+    every namespace but NumPy's and CuPy's.
+
+    Examples
+    --------
+    >>> import array_api_compat.numpy
+    >>> has_autodiff(array_api_compat.numpy)
+    False
+    """
+    import array_api_compat
+
+    return not (array_api_compat.is_numpy_namespace(xp) or array_api_compat.is_cupy_namespace(xp))
+
+
+def array_vocabulary(xp: Any, *, autograd: bool | None = None) -> dict[str, Any]:
+    """The vocabulary implemented with array namespace ``xp`` (every helper, the constants).
+
+    Parameters
+    ----------
+    xp : array namespace
+    autograd : bool, optional
+        Use the helpers' autograd-safe forms (``Helper.array_autograd``: the same values,
+        derivatives without NaN from branches not chosen). Default: where ``xp`` has
+        autodiff (:func:`has_autodiff`); NumPy and CuPy take the shorter plain forms.
+
+    Returns
+    -------
+    dict
+        Name -> elementwise function (and the constants ``inf``, ``nan``).
+    """
+    if autograd is None:
+        autograd = has_autodiff(xp)
     out: dict[str, Any] = {"inf": math.inf, "nan": math.nan}
     for h in _ENTRIES:
-        out[h.name] = h.array(xp, out)
+        make = h.array_autograd if autograd and h.array_autograd is not None else h.array
+        out[h.name] = make(xp, out)
     return out
 
 

@@ -1,7 +1,19 @@
 """Array-API evaluation of any measure: the oracle every other back end is checked against.
 
-It runs on NumPy, CuPy and torch arrays alike (through array-api-compat) and
-keeps torch autograd working: no in-place writes, no host round trips.
+It runs on NumPy, CuPy, torch and JAX arrays alike (through array-api-compat) and keeps
+autodiff working: no in-place writes, no host round trips. On torch and JAX arrays the
+helpers take their autograd-safe forms (``Helper.array_autograd`` in
+:mod:`divergences.vocabulary`: the same values bit for bit, no NaN gradient from a branch of
+a ``where`` that is not chosen), so torch autograd or ``jax.grad`` through
+``backend="numpy"`` gives the analytic gradients of :func:`divergences.paired_grad`, zero
+conventions and +-inf included (tests/test_reference_autograd.py). Autodiff cannot follow
+the analytic chain rule where it takes a convention of its own: 0 * inf = 0 (an infinite
+accumulator that ``min`` does not choose, ``sqrt`` of an accumulator at 0 such as Euclidean
+at P = Q: NaN by autodiff), the one-sided derivative +1 of ``abs`` of a coordinate at 0 (0 by
+autodiff), and a ``where`` on the data in a definition itself whose branch not chosen is
+singular (the zero rules of run-time powers: NaN by autodiff). A value that
+:func:`divergences.edges.clamp` moves back to its bound (rounding past it, as fidelity at
+P = Q) has derivative 0 there.
 """
 
 from __future__ import annotations
