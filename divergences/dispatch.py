@@ -302,8 +302,6 @@ def _unnormalize_grad(xp: Any, raw: Any, G: Any) -> Any:
 
 def _paired_grad(call: Call, req: Request) -> tuple[Any, Any, Any]:
     m, xp, (rawA, rawB), zero, eps, params, backend = call
-    if backend == "cupy":
-        raise InputError(f"{m.name}: paired_grad runs on the numba and numpy back ends")
     A, B = rawA, rawB
     if req.normalize:
         A = normalize_rows(rawA, xp, name=m.name, arg="XA")
@@ -314,15 +312,22 @@ def _paired_grad(call: Call, req: Request) -> tuple[Any, Any, Any]:
         from .kernels import paired_grad_numba
 
         value, GA, GB = paired_grad_numba.paired_grad(m, SA, SB, zero=zero, eps=eps, params=params)
+    elif backend == "cupy":
+        from .kernels import cupy_gpu
+
+        value, GA, GB = cupy_gpu.paired_grad(m, SA, SB, zero=zero, eps=eps, params=params)
     else:
         from .kernels.reference_grad import evaluate_paired_grad
 
         value, GA, GB = evaluate_paired_grad(m, SA, SB, zero=zero, eps=eps, params=params, xp=xp)
+    dtypes = (GA.dtype, GB.dtype)
     GA = GA if fA is None else GA * fA
     GB = GB if fB is None else GB * fB
     value = edges.clamp(m, value, A, B, zero=zero, params=params, xp=xp, paired=True)
     if req.normalize:
         GA, GB = _unnormalize_grad(xp, rawA, GA), _unnormalize_grad(xp, rawB, GB)
+    if backend == "cupy":  # float32 rows keep float32 gradients (the factors are float64)
+        GA, GB = GA.astype(dtypes[0], copy=False), GB.astype(dtypes[1], copy=False)
     if req.ndim == 1:
         GA, GB = xp.reshape(GA, (-1,)), xp.reshape(GB, (-1,))
     return value, GA, GB

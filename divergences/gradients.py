@@ -43,8 +43,9 @@ def paired_grad(
     XA, XB : array_like, shape (m, d) or (d,)
         As in :func:`paired`.
     zero, epsilon, check_finite, backend, **params
-        As in :func:`divergences.cdist` (``backend`` "numba" or "numpy"; "auto" takes
-        "numba" for NumPy input and the array-API reference otherwise).
+        As in :func:`divergences.cdist` (``backend`` "numba", "cupy" or "numpy"; "auto"
+        takes "numba" for NumPy input, "cupy" for CuPy input (one CUDA block per row, the
+        same conventions) and the array-API reference otherwise).
     normalize : bool, default False
         Divide each row by its sum first; the gradients are then with respect to the rows
         as given (the chain rule through the normalisation is applied).
@@ -52,7 +53,9 @@ def paired_grad(
     Returns
     -------
     values : array, shape (m,)
-    dXA, dXB : arrays of the inputs' shapes (float64)
+    dXA, dXB : arrays of the inputs' shapes
+        float64; on the cupy back end float32 when both inputs are float32 (computed in
+        double, rounded once).
 
     Examples
     --------

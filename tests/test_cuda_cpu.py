@@ -319,3 +319,136 @@ def test_paired_launches_are_split_at_the_grid_limit(shim, monkeypatch):
         assert_same(
             dv.paired(A, B, name, backend="cupy"), dv.paired(A, B, name, backend="numpy"), RTOL
         )
+
+
+# --- paired values and gradients (dv_paired_grad_f64 / _f32) ------------------------------------
+
+#: every measure in both zero modes (the epsilon mode where the measure has its own rule)
+GRAD_MODES = [
+    (m, zero)
+    for m in MEASURES
+    for zero in ("strict", "epsilon")
+    if zero == "strict" or m.epsilon is not None
+]
+
+
+def grad_rows(d: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of every kind the gradient conventions care about: interior pairs, a zero in P
+    only, in Q only and in both, one-hot P against interior Q and the converse, an identical
+    pair, an all-zero row and data()'s disjoint supports."""
+    rng = np.random.default_rng(seed)
+    P = rng.dirichlet(np.ones(d), size=10) * 0.9 + 0.1 / d
+    Q = rng.dirichlet(np.ones(d), size=10) * 0.9 + 0.1 / d
+    P[2, ::3] = 0.0  # zeros in P against positive Q
+    Q[3, 1::3] = 0.0  # zeros in Q against positive P
+    P[4, ::2] = 0.0  # zeros on both sides, some shared
+    Q[4, ::3] = 0.0
+    P[5] = 0.0  # one-hot P (a class label)
+    P[5, d // 2] = 1.0
+    Q[6] = 0.0  # one-hot Q
+    Q[6, d - 1] = 1.0
+    Q[7] = P[7]  # P = Q
+    A, B = data(5, 5, d, seed=seed)
+    return np.vstack([P, A]), np.vstack([Q, B])
+
+
+def assert_grad_same(got, ref, rtol, what, exact=None):
+    """``got`` (value, dA, dB) has ``ref``'s dtypes and non-finite pattern (inf where ``ref``
+    has inf, NaN only where it has NaN); every finite entry is within ``rtol`` (plus
+    ``10 rtol`` of the row's largest entry, at least 1) of ``ref`` or, where given, of
+    ``exact`` (the array-API reference). Both allowances are for derivative formulas that
+    cancel near a zero, where each kernel keeps its own rounding: alpha_beta's d/dQ at
+    Q_k = 9.2e-11 (alpha = 2, beta = 0.5) is -1.4942089141841 here (libm's pow, exp, log1p)
+    and -1.4942089141767 in Numba and the reference (7e-12 of the row's largest entry); at
+    Q_k = 2.3e-13 (alpha = 0.5, beta = 2) it is -3.3527612686e-08 here and in the reference,
+    the Numba kernel (compiled with FMA contraction) gives -3.3486e-08."""
+    for i, name in enumerate(("value", "dA", "dB")):
+        g, r = got[i], ref[i]
+        assert g.shape == r.shape and g.dtype == r.dtype, (what, name, g.dtype, r.dtype)
+        for test in (np.isnan, np.isposinf, np.isneginf):
+            np.testing.assert_array_equal(test(g), test(r), err_msg=f"{what} {name}")
+        fin = np.isfinite(r)
+        g0 = np.where(fin, g.astype(np.float64), 0.0)
+        bad = np.zeros(r.shape, dtype=bool) | fin
+        for other in (r,) if exact is None else (r, exact[i]):
+            r0 = np.where(fin, other, 0.0)
+            scale = np.maximum(np.abs(r0).max(axis=-1, keepdims=True), 1.0)
+            bad &= np.abs(g0 - r0) > rtol * (np.abs(r0) + 10 * scale)
+        assert not bad.any(), (what, name, np.argwhere(bad)[:5].tolist(), g[bad][:5], r[bad][:5])
+
+
+@pytest.mark.sampled
+@pytest.mark.parametrize(("m", "zero"), GRAD_MODES, ids=[f"{m.name}-{z}" for m, z in GRAD_MODES])
+def test_paired_grad_kernel_equals_numba(shim, m, zero):
+    """The CUDA gradient kernels, float64 and float32, against the Numba paired_grad kernel:
+    values and both gradients, at every parameter set, d below and above the block's width
+    (256 threads striding over the coordinates), through dv.paired_grad(backend="cupy")."""
+    from divergences.kernels import paired_grad_numba
+
+    k64 = shim.module(m, zero).get_function("dv_paired_grad_f64")
+    k32 = shim.module(m, zero).get_function("dv_paired_grad_f32")
+    for i, d in enumerate((5, 300)):
+        A, B = grad_rows(d, seed=40 + i)
+        for params in m.param_grid():
+            before = k64.launches
+            got = dv.paired_grad(A, B, m, zero=zero, backend="cupy", **params)
+            assert k64.launches == before + 1
+            ref = dv.paired_grad(A, B, m, zero=zero, backend="numba", **params)
+            exact = dv.paired_grad(A, B, m, zero=zero, backend="numpy", **params)
+            assert_grad_same(got, ref, 1e-12, f"{m.name} d={d} {params}", exact)
+    # float32: loaded as float32, computed in double, the gradients rounded once to float32,
+    # as the Numba kernel does with out_dtype=float32 (the kernels themselves, no edge rules)
+    A32, B32 = (x.astype(np.float32) for x in grad_rows(300, seed=43))
+    full = m.param_defaults()
+    before = k32.launches
+    got = cupy_gpu.paired_grad(m, A32, B32, zero=zero, eps=1e-5, params=full)
+    assert k32.launches == before + 1
+    ref = paired_grad_numba.paired_grad(
+        m,
+        A32.astype(np.float64),
+        B32.astype(np.float64),
+        zero=zero,
+        eps=1e-5,
+        params=full,
+        out_dtype=np.float32,
+    )
+    exact = dv.paired_grad(
+        A32.astype(np.float64), B32.astype(np.float64), m, zero=zero, backend="numpy"
+    )
+    exact = (exact[0], *(e.astype(np.float32) for e in exact[1:]))
+    assert_grad_same(got, ref, 1e-6, f"{m.name} float32", exact)
+
+
+def test_paired_grad_max_ties_go_to_the_lowest_index(shim):
+    """Chebyshev's max accumulator: a tie inside one thread's coordinates (5 and 261 are both
+    thread 5's) and across threads (40, 300 = thread 44, 555 = thread 43): the subgradient
+    sits at the lowest index, as in the Numba kernel, for both dtypes."""
+    d = 600
+    P = np.full((2, d), 1.0 / d)
+    Q = P.copy()
+    for k in (261, 5, 300, 40, 555):
+        Q[0, k] += 0.25
+    Q[1, 300] -= 0.5 / d  # one maximum, |P - Q| = 0.5 / d above the others' 0
+    Q[1, 555] += 0.5 / d
+    for dtype in (np.float64, np.float32):
+        A, B = P.astype(dtype), Q.astype(dtype)
+        v, gA, gB = cupy_gpu.paired_grad(
+            dv.get("chebyshev"), A, B, zero="strict", eps=0.0, params={}
+        )
+        assert gA.dtype == dtype
+        assert np.flatnonzero(gA[0]).tolist() == [5] and gA[0, 5] == -1.0 and gB[0, 5] == 1.0
+        assert np.flatnonzero(gA[1]).tolist() == [300]
+        ref = dv.paired_grad(
+            A.astype(np.float64), B.astype(np.float64), "chebyshev", backend="numba"
+        )
+        np.testing.assert_array_equal(gA, ref[1])
+        np.testing.assert_array_equal(gB, ref[2])
+        np.testing.assert_allclose(v, ref[0], rtol=1e-15)
+
+
+def test_paired_grad_launches_are_split_at_the_grid_limit(shim, monkeypatch):
+    monkeypatch.setattr(cupy_gpu, "MAX_GRID_X", 3)
+    A, B = grad_rows(9, seed=6)
+    for name in ("jensen_shannon", "chebyshev"):
+        got = dv.paired_grad(A, B, name, backend="cupy")
+        assert_grad_same(got, dv.paired_grad(A, B, name, backend="numba"), 1e-12, name)

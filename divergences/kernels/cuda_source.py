@@ -10,7 +10,10 @@ whose entries carry their CUDA C definitions).
 A module's source is: the helpers, one measure's accumulator struct with its
 ``dv_init``/``dv_update``/``dv_finalize`` functions, then the generic kernels of
 ``cuda/pairwise.cu`` (``dv_cdist_f64``, ``dv_cdist_f32``, ``dv_mirror``, ``dv_condense``,
-``dv_topk_merge``). The same text is compiled by NVRTC (``cupy.RawModule`` on a GPU,
+``dv_topk_merge``), of ``cuda/paired.cu`` (``dv_paired_f64``, ``dv_paired_f32``) and of
+``cuda/paired_grad.cu`` (``dv_paired_grad_f64``, ``dv_paired_grad_f32``: values and analytic
+gradients, from the derivatives of :mod:`divergences.symbolic`, see :func:`grad_source`).
+The same text is compiled by NVRTC (``cupy.RawModule`` on a GPU,
 ``divergences gpu-check`` without one) and, in the test suite, by g++ behind a CPU shim.
 """
 
@@ -40,6 +43,8 @@ KERNELS = (
     "dv_topk_merge",
     "dv_paired_f64",
     "dv_paired_f32",
+    "dv_paired_grad_f64",
+    "dv_paired_grad_f32",
 )
 #: measure parameters a kernel takes (par0, par1); unused ones are passed as 0.0. A definition
 #: with more is refused when it is defined (spec.MAX_KERNEL_PARAMS), not here
@@ -165,6 +170,95 @@ def measure_source(measure: Measure, zero: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def grad_source(measure: Measure, zero: str) -> str:
+    """The pieces of the gradient kernels (``cuda/paired_grad.cu``) of one measure.
+
+    ``dv_gacc`` holds the accumulators of the first pass; a max/min accumulator also holds
+    the first coordinate where its extreme is reached (``i_``, ties to the lowest index,
+    ``DV_NO_INDEX`` until a term beats the initial +-inf) and a NaN term if one was met
+    (``n_``), as ``divergences.kernels.paired_grad_numba`` records them. ``dv_gupdate`` adds
+    coordinate ``k``, ``dv_gcombine`` merges two threads' partial results (the extreme, ties
+    to the lower index), ``dv_gresolve`` applies the NaN (a NaN term makes the accumulator
+    NaN) and the index 0 of an extreme never beaten, ``dv_gfinalize`` returns the value and
+    writes ``g_acc = d finalize / d acc`` (:func:`divergences.symbolic.derivative`) into
+    ``dv_gpart``, and ``dv_gelem`` gives ``d value / dx`` and ``d / dy`` at one coordinate:
+    ``sum_acc dv_mul0(g_acc, d term_acc / dx)``, a max/min accumulator at its index only.
+    """
+    from ..symbolic import derivative
+
+    rule = measure.rule(zero)
+    names = {"x": "x", "y": "y", "eps": "eps", "d": "d"}
+    names |= {p.name: f"par{i}" for i, p in enumerate(measure.params)}
+    accs = rule.accumulators
+    fields = {a: f"a_{a}" for a in accs}
+    extreme = [a for a, acc in accs.items() if acc.reduce != "sum"]
+    struct = " ".join(f"double {fields[a]};" for a in accs)
+    struct += "".join(f" long long i_{a}; double n_{a};" for a in extreme)
+    init, update, combine, resolve, dfin, elem = [], [], [], [], [], []
+    for a, acc in accs.items():
+        f, term = fields[a], c_expression(acc.term, names)
+        init.append(f"    s.{f} = {_INIT[acc.reduce]};")
+        dx = c_expression(derivative(acc.term, "x"), names)
+        dy = c_expression(derivative(acc.term, "y"), names)
+        guard = "" if acc.reduce == "sum" else f"if (k == s.i_{a}) "
+        elem.append(f"    {guard}{{ gx += dv_mul0(g.g_{a}, {dx}); gy += dv_mul0(g.g_{a}, {dy}); }}")
+        if acc.reduce == "sum":
+            update.append(f"    s.{f} += {term};")
+            combine.append(f"    s.{f} += o.{f};")
+            continue
+        cmp = ">" if acc.reduce == "max" else "<"
+        init.append(f"    s.i_{a} = DV_NO_INDEX; s.n_{a} = 0.0;")
+        update += [
+            f"    {{ const double t = {term};",
+            f"      if (t {cmp} s.{f}) {{ s.{f} = t; s.i_{a} = k; }}",
+            f"      if (t != t) s.n_{a} = t; }}",
+        ]
+        combine += [
+            f"    if (o.{f} {cmp} s.{f} || (o.{f} == s.{f} && o.i_{a} < s.i_{a})) "
+            f"{{ s.{f} = o.{f}; s.i_{a} = o.i_{a}; }}",
+            f"    if (s.n_{a} == s.n_{a}) s.n_{a} = o.n_{a};",
+        ]
+        resolve += [
+            f"    if (s.n_{a} != s.n_{a}) s.{f} = s.n_{a};",
+            f"    if (s.i_{a} == DV_NO_INDEX) s.i_{a} = 0;",
+        ]
+    acc_names = names | {a: f"s.{f}" for a, f in fields.items()}
+    for a in accs:
+        dfin.append(f"    g.g_{a} = {c_expression(derivative(rule.finalize, a), acc_names)};")
+    args = "double eps, double par0, double par1"
+    lines = [
+        f"// {measure.name} (zero={zero!r}): the gradient pieces, generated. Do not edit.",
+        "struct dv_gacc { " + struct + " };",
+        "struct dv_gpart { " + " ".join(f"double g_{a};" for a in accs) + " };",
+        "__device__ __forceinline__ void dv_ginit(dv_gacc& s) {",
+        *init,
+        "}",
+        "__device__ __forceinline__ void dv_gupdate(dv_gacc& s, long long k, double x, double y,",
+        f"                                           {args}) {{",
+        *update,
+        "}",
+        "__device__ __forceinline__ void dv_gcombine(dv_gacc& s, const dv_gacc& o) {",
+        *combine,
+        "}",
+        "__device__ __forceinline__ void dv_gresolve(dv_gacc& s) {",
+        *resolve,
+        "}",
+        "__device__ __forceinline__ double dv_gfinalize(const dv_gacc& s, dv_gpart& g, double d,",
+        f"                                               {args}) {{",
+        *dfin,
+        "    return " + c_expression(rule.finalize, acc_names) + ";",
+        "}",
+        "__device__ __forceinline__ void dv_gelem(const dv_gacc& s, const dv_gpart& g,",
+        f"                                         long long k, double x, double y, {args},",
+        "                                         double& gx, double& gy) {",
+        "    gx = 0.0;",
+        "    gy = 0.0;",
+        *elem,
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def zero_mode(measure: Measure, zero: str) -> str:
     """The zero mode whose rule applies (a measure without an epsilon rule has one rule)."""
     return zero if measure.epsilon is not None else "strict"
@@ -190,7 +284,9 @@ def module_source(measure: Measure, zero: str) -> str:
             f"// divergences: pairwise kernels of {measure.name!r}, zero={zero!r}",
             preamble(),
             measure_source(measure, zero),
+            grad_source(measure, zero),
             _asset("pairwise.cu"),
             _asset("paired.cu"),
+            _asset("paired_grad.cu"),
         ]
     )

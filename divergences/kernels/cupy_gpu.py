@@ -215,6 +215,55 @@ def paired(
     return out
 
 
+def paired_grad(
+    measure: Measure, XA: Any, XB: Any, *, zero: str, eps: float, params: dict[str, float]
+) -> tuple[Any, Any, Any]:
+    """Values and analytic gradients of ``measure(XA[i], XB[i])`` for every row i.
+
+    Parameters
+    ----------
+    measure : Measure
+        The measure; its module is compiled once per zero mode.
+    XA, XB : device arrays, shape (m, d)
+        The rows (float32 when both are, else computed from float64 copies).
+    zero : str
+        Zero mode.
+    eps : float
+        Epsilon of the epsilon rule.
+    params : dict of str to float
+        Every parameter of the measure.
+
+    Returns
+    -------
+    values : device array, shape (m,), float64
+    GA, GB : device arrays, shape (m, d)
+        ``d values[i] / d XA[i]`` and ``d / d XB[i]``, in the kernel's dtype (float32 for
+        float32 rows, else float64), computed in double.
+
+    Notes
+    -----
+    One block of PAIRED_THREADS threads per row (``dv_paired_grad_f64``/``_f32``, the
+    conventions of :mod:`divergences.kernels.paired_grad_numba`); launches of at most
+    MAX_GRID_X rows.
+    """
+    rt = runtime()
+    xp = rt.xp
+    A, B, kind = _operands(rt, XA, XB)
+    m, d = A.shape
+    out = xp.empty((m,), dtype=xp.float64)
+    GA, GB = xp.empty((m, d), dtype=A.dtype), xp.empty((m, d), dtype=B.dtype)
+    if m == 0:
+        return out, GA, GB
+    kernel = rt.module(measure, zero).get_function(f"dv_paired_grad_{kind}")
+    tail = (np.int64(d), np.float64(eps), *_params(measure, params))
+    for start in range(0, m, MAX_GRID_X):
+        stop = min(start + MAX_GRID_X, m)
+        rows = slice(start, stop)
+        args = (A[rows], B[rows], out[rows], GA[rows], GB[rows], np.int64(stop - start))
+        kernel((stop - start, 1, 1), (PAIRED_THREADS, 1, 1), (*args, *tail))
+    return out, GA, GB
+
+
 def pdist(measure: Measure, X: Any, *, zero: str, eps: float, params: dict[str, float]) -> Any:
     """Condensed values among the rows of X (scipy's layout) of a symmetric measure."""
     rt = runtime()

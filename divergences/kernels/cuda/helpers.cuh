@@ -29,3 +29,13 @@ __device__ __forceinline__ double dv_ipow(double a, double p) {
 }
 
 __device__ __forceinline__ double dv_sq(double a) { return a * a; }
+
+// g * t of the chain rule, 0 where either factor is 0 (an infinite partial derivative of the
+// finalize times a vanishing term derivative is 0, a subgradient, never NaN): the mul0 of
+// divergences.kernels.paired_grad_numba
+__device__ __forceinline__ double dv_mul0(double g, double t) {
+    return (g == 0.0 || t == 0.0) ? 0.0 : g * t;
+}
+
+// the index of a max/min accumulator that no term has beaten yet (above every coordinate)
+#define DV_NO_INDEX 0x7fffffffffffffffLL
