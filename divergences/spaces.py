@@ -14,6 +14,9 @@ space the input came in:
 
 Every product ``q * g`` is 0 where q is 0 (an underflowed probability has no gradient even
 where ``g`` is infinite), never ``0 * inf = NaN``.
+
+Each function takes ``xp``, the array module of its arrays: NumPy by default, CuPy for the
+CUDA tensors of :mod:`divergences.torch` (the same calls exist in both).
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def check_space(space: str, arg: str) -> str:
     return space
 
 
-def to_probs(X: np.ndarray, space: str, temperature: float = 1.0) -> np.ndarray:
+def to_probs(X: np.ndarray, space: str, temperature: float = 1.0, xp: Any = np) -> np.ndarray:
     """Rows of ``X`` (in ``space``) as probabilities, float64 (a new array).
 
     Examples
@@ -40,28 +43,28 @@ def to_probs(X: np.ndarray, space: str, temperature: float = 1.0) -> np.ndarray:
     >>> to_probs(np.array([[0.0, np.log(3.0)]]), "logits").round(6).tolist()
     [[0.25, 0.75]]
     """
-    X = np.asarray(X, dtype=np.float64)
+    X = xp.asarray(X, dtype=xp.float64)
     if space == "probs":
         return X.copy()
     if space == "log_probs":
-        return np.exp(X)
+        return xp.exp(X)
     Z = X / temperature
-    top = np.max(Z, axis=-1, keepdims=True)
+    top = xp.max(Z, axis=-1, keepdims=True)
     # a row of -inf only (every logit masked) has no distribution: its shift is 0, so the
     # row becomes 0 / 0 = NaN, which the loss reports rather than hides
-    top = np.where(np.isfinite(top), top, 0.0)
-    E = np.exp(Z - top)
-    return E / np.sum(E, axis=-1, keepdims=True)
+    top = xp.where(xp.isfinite(top), top, 0.0)
+    E = xp.exp(Z - top)
+    return E / xp.sum(E, axis=-1, keepdims=True)
 
 
-def mul0(q: Any, g: Any) -> Any:
+def mul0(q: Any, g: Any, xp: Any = np) -> Any:
     """``q * g`` with 0 where ``q`` is 0 (also where ``g`` is infinite)."""
     with np.errstate(invalid="ignore"):
-        return np.where(q == 0, 0.0, q * g)
+        return xp.where(q == 0, 0.0, q * g)
 
 
 def grad_from_probs(
-    G: np.ndarray, Q: np.ndarray, space: str, temperature: float = 1.0
+    G: np.ndarray, Q: np.ndarray, space: str, temperature: float = 1.0, xp: Any = np
 ) -> np.ndarray:
     """The gradient with respect to the input in ``space`` from ``G = dL/dQ``.
 
@@ -69,10 +72,10 @@ def grad_from_probs(
     """
     if space == "probs":
         return G
-    qg = mul0(Q, G)
+    qg = mul0(Q, G, xp)
     if space == "log_probs":
         return qg
-    return (qg - Q * np.sum(qg, axis=-1, keepdims=True)) / temperature
+    return (qg - Q * xp.sum(qg, axis=-1, keepdims=True)) / temperature
 
 
 def rowwise(
@@ -86,30 +89,32 @@ def rowwise(
     reverse: bool,
     options: dict[str, Any],
     keep: np.ndarray | None = None,
+    xp: Any = np,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Values ``measure(P = tgt[i], Q = inp[i])`` (swapped with ``reverse``) of (N, V) rows
     and the gradients with respect to ``inp`` and ``tgt`` in their spaces (float64).
 
     Rows where ``keep`` is False are not computed: value 0, gradient 0 (a padding row of
-    -inf logits is never read).
+    -inf logits is never read). ``xp``: the array module of the rows (NumPy, or CuPy for
+    rows on a CUDA device, where :func:`divergences.paired_grad` takes the cupy back end).
     """
     from .gradients import paired_grad
 
     n, dim = inp.shape
-    v = np.zeros(n, dtype=np.float64)
-    gi = np.zeros((n, dim), dtype=np.float64)
-    gt = np.zeros((n, dim), dtype=np.float64)
-    rows = np.arange(n) if keep is None else np.flatnonzero(np.asarray(keep, dtype=bool))
+    v = xp.zeros(n, dtype=xp.float64)
+    gi = xp.zeros((n, dim), dtype=xp.float64)
+    gt = xp.zeros((n, dim), dtype=xp.float64)
+    rows = xp.arange(n) if keep is None else xp.flatnonzero(xp.asarray(keep, dtype=bool))
     if rows.size == 0:
         return v, gi, gt
     if keep is not None:
         inp, tgt = inp[rows], tgt[rows]
-    Q = to_probs(inp, input_space, temperature)
-    P = to_probs(tgt, target_space, temperature)
+    Q = to_probs(inp, input_space, temperature, xp)
+    P = to_probs(tgt, target_space, temperature, xp)
     A, B = (Q, P) if reverse else (P, Q)
     vv, gA, gB = paired_grad(A, B, measure, **options)
     gP, gQ = (gB, gA) if reverse else (gA, gB)
     v[rows] = vv
-    gi[rows] = grad_from_probs(gQ, Q, input_space, temperature)
-    gt[rows] = grad_from_probs(gP, P, target_space, temperature)
+    gi[rows] = grad_from_probs(gQ, Q, input_space, temperature, xp)
+    gt[rows] = grad_from_probs(gP, P, target_space, temperature, xp)
     return v, gi, gt

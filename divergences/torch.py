@@ -21,9 +21,17 @@ to the input in one generated Numba kernel, float64 arithmetic inside, the float
 written once); float64 input, a target that requires a gradient, and measures with a
 max/min accumulator take the general path (:func:`divergences.paired_grad` on float64
 probabilities, then the chain rule to the input's space). The gradient comes back in the
-input's dtype. Tensors on any other device raise an
-error naming the device (the CUDA kernels of the paired values exist and are
-compile-checked, the gradient kernels on the device are not written yet).
+input's dtype.
+
+CUDA tensors (input and target on one device) take the general path on that device: they
+are handed to CuPy through DLPack (no host copy) and computed on PyTorch's current stream
+(:func:`divergences.paired_grad` with the generated CUDA kernels, ``backend="cupy"``: float64
+probabilities, one block per row); the values and gradients come back as tensors on the
+device. This needs CuPy >= 14 (``pip install 'divergences[gpu]'``); without it a CUDA
+tensor raises an error saying so. The gradient kernels are checked on the CPU (their CUDA
+source run through a g++ shim against the Numba kernels) and compiled by NVRTC in CI;
+neither they nor this path have been run on a GPU yet. Tensors on any other device raise an
+error naming the device.
 
 Importing this module imports torch; ``import divergences`` does not.
 """
@@ -42,13 +50,8 @@ REDUCTIONS = ("batchmean", "sum", "mean", "none")
 _UPCAST = (torch.bfloat16, torch.float16)
 
 
-def _as_numpy(t: torch.Tensor, arg: str, measure: str) -> np.ndarray:
-    if t.device.type != "cpu":
-        raise InputError(
-            f"{measure}: {arg} is on device {str(t.device)!r}; divergences.torch computes on "
-            "CPU tensors (the device gradient kernels are not written yet): move it with "
-            ".cpu() or compute on the CPU"
-        )
+def _floating(t: torch.Tensor, arg: str, measure: str) -> torch.Tensor:
+    """``t`` detached and contiguous, float32 for bfloat16/float16; other dtypes refused."""
     if not torch.is_floating_point(t):
         raise InputError(
             f"{measure}: {arg} has dtype {t.dtype}; a loss needs floating-point tensors "
@@ -56,7 +59,55 @@ def _as_numpy(t: torch.Tensor, arg: str, measure: str) -> np.ndarray:
         )
     if t.dtype in _UPCAST:
         t = t.float()  # NumPy has no bfloat16; float16 is computed in float64 anyway
-    return t.detach().contiguous().numpy()
+    return t.detach().contiguous()
+
+
+def _as_numpy(t: torch.Tensor, arg: str, measure: str) -> np.ndarray:
+    if t.device.type != "cpu":
+        raise InputError(
+            f"{measure}: {arg} is on device {str(t.device)!r}; divergences.torch computes on "
+            "CPU tensors and, through CuPy, on CUDA tensors: move it with .cpu()"
+        )
+    return _floating(t, arg, measure).numpy()
+
+
+def _cupy(measure: str, device: torch.device) -> Any:
+    """The CuPy module, or an InputError saying that CUDA tensors need it."""
+    try:
+        import cupy
+    except ImportError:
+        raise InputError(
+            f"{measure}: the tensors are on device {str(device)!r}; divergences.torch computes "
+            "on CUDA tensors through CuPy, which is not installed (pip install "
+            "'divergences[gpu]' for CuPy >= 14), or move them with .cpu()"
+        ) from None
+    return cupy
+
+
+def _rowwise_cuda(
+    measure: str, inp: torch.Tensor, tgt: torch.Tensor, keep: torch.Tensor | None, kw: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`divergences.spaces.rowwise` on the CUDA device of ``inp`` and ``tgt``.
+
+    The tensors go to CuPy through DLPack (no copy) and every kernel runs on PyTorch's
+    current stream of that device; the values and both gradients (float64) come back as
+    tensors on the device, through DLPack again.
+    """
+    if tgt.device != inp.device:
+        raise InputError(
+            f"{measure}: input is on device {str(inp.device)!r} and target on "
+            f"{str(tgt.device)!r}; move them to one device"
+        )
+    cupy = _cupy(measure, inp.device)
+    X, Y = _floating(inp, "input", measure), _floating(tgt, "target", measure)
+    # a uint8 mask: every DLPack implementation exchanges it (bool support varies)
+    rows = None if keep is None else keep.to(device=inp.device, dtype=torch.uint8)
+    stream = torch.cuda.current_stream(inp.device)
+    with cupy.cuda.Device(inp.device.index), cupy.cuda.ExternalStream(stream.cuda_stream):
+        CX, CY = cupy.from_dlpack(X), cupy.from_dlpack(Y)
+        crows = None if rows is None else cupy.from_dlpack(rows)
+        out = rowwise(measure, CX, CY, keep=crows, xp=cupy, **kw)
+        return tuple(torch.from_dlpack(a) for a in out)  # type: ignore[return-value]
 
 
 class PairedFunction(torch.autograd.Function):
@@ -67,6 +118,11 @@ class PairedFunction(torch.autograd.Function):
         ctx: Any, inp: torch.Tensor, tgt: torch.Tensor, keep: torch.Tensor | None, spec: Any
     ) -> torch.Tensor:
         measure, kw = spec
+        ctx.dtypes = (inp.dtype, tgt.dtype)
+        if inp.device.type == "cuda" or tgt.device.type == "cuda":
+            v, gi, gt = _rowwise_cuda(measure, inp, tgt, keep, kw)
+            ctx.save_for_backward(gi, gt)
+            return v.to(inp.dtype)
         X, Y = _as_numpy(inp, "input", measure), _as_numpy(tgt, "target", measure)
         rows = None if keep is None else keep.cpu().numpy()
         fused = None
@@ -80,7 +136,6 @@ class PairedFunction(torch.autograd.Function):
         else:
             v, gi, gt = rowwise(measure, X, Y, keep=rows, **kw)
         ctx.save_for_backward(torch.from_numpy(gi), torch.from_numpy(gt))
-        ctx.dtypes = (inp.dtype, tgt.dtype)
         return torch.from_numpy(v).to(inp.dtype)
 
     @staticmethod
@@ -127,7 +182,8 @@ def paired(
     Parameters
     ----------
     input, target : Tensor, shape (V,), (B, V) or (B, T, V)
-        The same shape; floating point, on the CPU.
+        The same shape; floating point, on the CPU or both on one CUDA device (computed
+        there through CuPy, see the module's notes).
     measure : str
         A name or alias of the catalog.
     input_space, target_space : {"probs", "log_probs", "logits"}

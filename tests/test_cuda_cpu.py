@@ -452,3 +452,22 @@ def test_paired_grad_launches_are_split_at_the_grid_limit(shim, monkeypatch):
     for name in ("jensen_shannon", "chebyshev"):
         got = dv.paired_grad(A, B, name, backend="cupy")
         assert_grad_same(got, dv.paired_grad(A, B, name, backend="numba"), 1e-12, name)
+
+
+def test_loss_rows_take_the_cupy_back_end(shim):
+    """divergences.torch's CUDA path is spaces.rowwise over CuPy arrays (the paired_grad
+    call takes the cupy back end): here over the shim's NumPy arrays, logits and a mask,
+    against the Numba path."""
+    from divergences.spaces import rowwise
+
+    rng = np.random.default_rng(3)
+    Z, T = rng.normal(size=(6, 300)), rng.dirichlet(np.ones(300), size=6)
+    keep = np.array([1, 1, 0, 1, 1, 1], dtype=np.uint8)
+    kw = dict(input_space="logits", target_space="probs", temperature=2.0, reverse=False)
+    kernel = shim.module(dv.get("kullback_leibler"), "strict").get_function("dv_paired_grad_f64")
+    before = kernel.launches
+    got = rowwise("kl", Z, T, keep=keep, xp=np, options={"backend": "cupy"}, **kw)
+    assert kernel.launches == before + 1
+    ref = rowwise("kl", Z, T, keep=keep, options={"backend": "numba"}, **kw)
+    assert_grad_same(got, ref, 1e-12, "kl rows")
+    assert got[0][2] == 0.0 and not got[1][2].any()

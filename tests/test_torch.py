@@ -199,6 +199,17 @@ def test_bad_input_is_refused_clearly():
         dvt.Loss("kl", input="probabilities")
 
 
+def test_cuda_tensors_without_cupy_say_what_is_missing(monkeypatch):
+    """CUDA tensors are computed through CuPy; without it the error says so (the CUDA path
+    itself needs a GPU and is not run here)."""
+    monkeypatch.setitem(sys.modules, "cupy", None)  # import cupy raises ImportError
+    with pytest.raises(InputError) as e:
+        dvt._cupy("kl", torch.device("cuda", 0))
+    msg = str(e.value)
+    assert msg.startswith("kl: the tensors are on device 'cuda:0'")
+    assert "through CuPy, which is not installed" in msg and "\n" not in msg
+
+
 def test_half_precision_is_upcast_and_the_gradient_keeps_the_dtype():
     z = logits(2, 6, seed=17)
     t = F.softmax(logits(2, 6, seed=18), -1)
