@@ -77,3 +77,45 @@ def test_large_grid_is_split(cp):
     np.testing.assert_allclose(
         cp.asnumpy(D[-5:]), dv.cdist(cp.asnumpy(A[-5:]), cp.asnumpy(B), "manhattan")
     )
+
+
+@pytest.mark.parametrize("name", ["kullback_leibler", "jensen_shannon", "chebyshev", "hellinger"])
+def test_paired_grad_on_device_equals_cpu(cp, name):
+    """dv_paired_grad_f64/_f32 on the device against the Numba kernel (values, both
+    gradients; float32 gradients rounded once from double)."""
+    A, B = data(300, 300, 257, seed=5)
+    got = dv.paired_grad(cp.asarray(A), cp.asarray(B), name)
+    ref = dv.paired_grad(A, B, name, backend="numba")
+    for g, r in zip(got, ref, strict=True):
+        assert isinstance(g, cp.ndarray) and g.dtype == cp.float64
+        assert_same(cp.asnumpy(g), r, RTOL)
+    A32, B32 = A.astype(np.float32), B.astype(np.float32)
+    got32 = dv.paired_grad(cp.asarray(A32), cp.asarray(B32), name)
+    ref32 = dv.paired_grad(A32.astype(np.float64), B32.astype(np.float64), name, backend="numba")
+    assert got32[1].dtype == cp.float32 and got32[2].dtype == cp.float32
+    assert_same(cp.asnumpy(got32[0]), ref32[0], RTOL)
+    for g, r in zip(got32[1:], ref32[1:], strict=True):
+        assert_same(cp.asnumpy(g).astype(np.float64), r.astype(np.float32).astype(np.float64), 1e-6)
+
+
+def test_torch_loss_on_cuda_equals_cpu(cp):
+    """divergences.torch on CUDA tensors (CuPy through DLPack, PyTorch's current stream):
+    the same loss and gradients as on the CPU."""
+    torch = pytest.importorskip("torch")
+    if not torch.cuda.is_available():
+        pytest.skip("torch has no CUDA device")
+    import divergences.torch as dvt
+
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(8, 300, generator=g, dtype=torch.float64)
+    t = torch.softmax(torch.randn(8, 300, generator=g, dtype=torch.float64), -1)
+    mask = torch.tensor([1, 1, 0, 1, 1, 1, 1, 1], dtype=torch.bool)
+    out = []
+    for device in ("cpu", "cuda"):
+        zd = z.to(device).requires_grad_(True)
+        loss = dvt.Loss("kl", input="logits")(zd, t.to(device), mask=mask.to(device))
+        loss.backward()
+        assert zd.grad.device.type == device
+        out.append((float(loss), zd.grad.cpu().numpy()))
+    assert out[1][0] == pytest.approx(out[0][0], rel=RTOL)
+    assert_same(out[1][1], out[0][1], RTOL)
