@@ -446,6 +446,30 @@ def test_paired_grad_max_ties_go_to_the_lowest_index(shim):
         np.testing.assert_allclose(v, ref[0], rtol=1e-15)
 
 
+@pytest.mark.parametrize("name", ["chebyshev", "avg_l1_linf"])
+def test_paired_grad_max_with_nan_and_inf_terms_is_the_numba_kernel(shim, name):
+    """A NaN term (a NaN input after the maximum; inf - inf before it) makes the max NaN and
+    leaves the recorded index where the finite terms put it; an infinite term is the maximum:
+    bit for bit the Numba kernel's values and gradients (the kernels themselves: the public
+    call refuses non-finite input by default)."""
+    from divergences.kernels import paired_grad_numba
+
+    d = 600
+    P = np.full((4, d), 1.0 / d)
+    Q = P.copy()
+    Q[:, 100] += 0.25
+    Q[:, 20] += 0.25  # the maximum, tied at 20 and 100
+    P[0, 300] = np.nan
+    P[1, 5] = Q[1, 5] = np.inf
+    P[2, 450] = np.inf
+    m = dv.get(name)
+    got = cupy_gpu.paired_grad(m, P, Q, zero="strict", eps=0.0, params={})
+    ref = paired_grad_numba.paired_grad(m, P, Q, zero="strict", eps=0.0, params={})
+    assert np.isnan(got[0][:2]).all() and got[0][2] == np.inf
+    for g, r in zip(got, ref, strict=True):
+        np.testing.assert_array_equal(g, r)
+
+
 def test_paired_grad_launches_are_split_at_the_grid_limit(shim, monkeypatch):
     monkeypatch.setattr(cupy_gpu, "MAX_GRID_X", 3)
     A, B = grad_rows(9, seed=6)

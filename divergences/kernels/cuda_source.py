@@ -183,6 +183,18 @@ def grad_source(measure: Measure, zero: str) -> str:
     writes ``g_acc = d finalize / d acc`` (:func:`divergences.symbolic.derivative`) into
     ``dv_gpart``, and ``dv_gelem`` gives ``d value / dx`` and ``d / dy`` at one coordinate:
     ``sum_acc dv_mul0(g_acc, d term_acc / dx)``, a max/min accumulator at its index only.
+
+    Parameters
+    ----------
+    measure : Measure
+        The measure.
+    zero : str
+        The zero mode whose rule is used (see :func:`zero_mode`).
+
+    Returns
+    -------
+    str
+        CUDA C: the two structs and six ``__device__`` functions.
     """
     from ..symbolic import derivative
 
