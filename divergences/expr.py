@@ -18,7 +18,9 @@ conventions, partial derivatives and implementations; ``inf`` and ``nan`` are co
 from __future__ import annotations
 
 import ast
+import copy
 import functools
+import itertools
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -110,14 +112,104 @@ def names_in(src: str) -> set[str]:
     }
 
 
+#: the value a data name takes in a branch of a ``where`` where that branch is not chosen
+SAFE_VALUE = 1.0
+
+
+def _loads(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def guard_wheres(tree: ast.Expression, data: frozenset[str]) -> ast.Expression:
+    """``tree`` with every ``where(c, a, b)`` whose condition reads a name of ``data``
+    evaluating each branch on :data:`SAFE_VALUE` where it is not chosen (the "double where").
+
+    ``where(c, a, b)`` becomes ``where((t := c), a', b')``, with every data name ``n`` in
+    ``a`` replaced by ``where(t, n, 1.0)`` and in ``b`` by ``where(t, 1.0, n)`` (bound once
+    per branch with ``:=``): the same values where each branch is chosen, while the branch
+    that is not chosen is computed at 1.0 instead of at the point where it may be singular
+    (``(x / y) ** (alpha - 1)`` at ``x = 0``), so that autodiff's zero gradient into it is
+    not multiplied by an infinite derivative (0 * inf = NaN). Conditions on parameters only
+    are left alone (they choose a branch outright). Inner wheres are guarded first, so
+    nesting composes.
+
+    Examples
+    --------
+    >>> tree = guard_wheres(parse("where(x == 0, 0, x * log(x))"), frozenset("xy"))
+    >>> ast.unparse(tree)
+    'where((_c0 := (x == 0)), 0, ((_x_c0b := where(_c0, 1.0, x)), _x_c0b * log(_x_c0b))[-1])'
+    """
+    count = itertools.count()
+
+    class _Guard(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            self.generic_visit(node)
+            if not (isinstance(node.func, ast.Name) and node.func.id == "where"):
+                return node
+            c, a, b = node.args
+            if not _loads(c) & data:
+                return node
+            t = f"_c{next(count)}"
+
+            def guard(branch: ast.expr, chosen: bool) -> ast.expr:
+                # (_x_c0 := where(_c0, x, 1.0), ..., branch with x -> _x_c0)[-1]: each data
+                # name guarded once per branch, however often the branch reads it
+                used = sorted(_loads(branch) & data)
+                if not used:
+                    return branch
+                tag = f"{t}{'a' if chosen else 'b'}"
+
+                class _Sub(ast.NodeTransformer):
+                    def visit_Name(self, n: ast.Name) -> ast.AST:
+                        if n.id in data and isinstance(n.ctx, ast.Load):
+                            return ast.Name(f"_{n.id}{tag}", ast.Load())
+                        return n
+
+                binds: list[ast.expr] = []
+                for n in used:
+                    cond, name = ast.Name(t, ast.Load()), ast.Name(n, ast.Load())
+                    safe = ast.Constant(SAFE_VALUE)
+                    args = [cond, name, safe] if chosen else [cond, safe, name]
+                    value = ast.Call(ast.Name("where", ast.Load()), args, [])
+                    binds.append(ast.NamedExpr(ast.Name(f"_{n}{tag}", ast.Store()), value))
+                seq = ast.Tuple([*binds, _Sub().visit(branch)], ast.Load())
+                return ast.Subscript(seq, ast.Constant(-1), ast.Load())
+
+            cond = ast.NamedExpr(ast.Name(t, ast.Store()), c)
+            return ast.Call(node.func, [cond, guard(a, True), guard(b, False)], [])
+
+    # parse() caches its trees: transform a copy
+    return ast.fix_missing_locations(_Guard().visit(copy.deepcopy(tree)))
+
+
 @functools.cache
-def _code(src: str) -> Any:
-    return compile(parse(src), f"<divergences expression {src!r}>", "eval")
+def _code(src: str, data: frozenset[str] = frozenset()) -> Any:
+    tree = guard_wheres(parse(src), data) if data else parse(src)
+    return compile(tree, f"<divergences expression {src!r}>", "eval")
 
 
-def compile_with(src: str, vocabulary: Mapping[str, Any]) -> Callable[..., Any]:
-    """A function ``f(**names)`` evaluating ``src`` with ``vocabulary`` as builtins."""
-    code = _code(src)
+def compile_with(
+    src: str, vocabulary: Mapping[str, Any], *, data: frozenset[str] = frozenset()
+) -> Callable[..., Any]:
+    """A function ``f(**names)`` evaluating ``src`` with ``vocabulary`` as builtins.
+
+    Parameters
+    ----------
+    src : str
+        An expression of the language.
+    vocabulary : mapping
+        The functions and constants (:func:`divergences.vocabulary.array_vocabulary`).
+    data : frozenset of str, optional
+        Names that hold arrays to be differentiated (``x``, ``y``; a finalize's
+        accumulators): a ``where`` on them evaluates each branch on safe values where it is
+        not chosen (:func:`guard_wheres`), for autodiff. The values are the same.
+
+    Returns
+    -------
+    callable
+        ``f(**names)``, the value of ``src``.
+    """
+    code = _code(src, frozenset(data))
     glob = {"__builtins__": {}, **vocabulary}
 
     def evaluate(**names: Any) -> Any:

@@ -1,19 +1,21 @@
 """Array-API evaluation of any measure: the oracle every other back end is checked against.
 
 It runs on NumPy, CuPy, torch and JAX arrays alike (through array-api-compat) and keeps
-autodiff working: no in-place writes, no host round trips. On torch and JAX arrays the
-helpers take their autograd-safe forms (``Helper.array_autograd`` in
-:mod:`divergences.vocabulary`: the same values bit for bit, no NaN gradient from a branch of
-a ``where`` that is not chosen), so torch autograd or ``jax.grad`` through
-``backend="numpy"`` gives the analytic gradients of :func:`divergences.paired_grad`, zero
-conventions and +-inf included (tests/test_reference_autograd.py). Autodiff cannot follow
-the analytic chain rule where it takes a convention of its own: 0 * inf = 0 (an infinite
-accumulator that ``min`` does not choose, ``sqrt`` of an accumulator at 0 such as Euclidean
-at P = Q: NaN by autodiff), the one-sided derivative +1 of ``abs`` of a coordinate at 0 (0 by
-autodiff), and a ``where`` on the data in a definition itself whose branch not chosen is
-singular (the zero rules of run-time powers: NaN by autodiff). A value that
-:func:`divergences.edges.clamp` moves back to its bound (rounding past it, as fidelity at
-P = Q) has derivative 0 there.
+autodiff working: no in-place writes, no host round trips. On torch and JAX arrays it is
+also autograd-safe (the "double where"): the helpers take their autograd-safe forms
+(``Helper.array_autograd`` in :mod:`divergences.vocabulary`) and every ``where`` on the data
+in a definition computes the branch it does not choose on safe values
+(:func:`divergences.expr.guard_wheres`), the values bit for bit those of the plain forms; so
+torch autograd or ``jax.grad`` through ``backend="numpy"`` gives the analytic gradients of
+:func:`divergences.paired_grad`, zero conventions and +-inf included
+(tests/test_reference_autograd.py). NumPy and CuPy evaluation keeps the plain forms.
+
+Autodiff cannot follow the analytic chain rule where that takes a convention of its own:
+0 * inf = 0 (an infinite accumulator that ``min`` does not choose; a run-time power at a zero
+of its base, ``div0(x, y) ** alpha`` at ``x = 0`` differentiated in ``y``; ``sqrt`` of an
+accumulator at 0, Euclidean at P = Q: NaN by autodiff), and the one-sided derivative +1 of
+``abs`` of a coordinate at 0 (0 by autodiff). A value that :func:`divergences.edges.clamp`
+moves back to its bound (rounding past it, as fidelity at P = Q) has derivative 0 there.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import numpy as np
 
 from ..expr import compile_with
 from ..spec import Measure
+from ..vocabulary import has_autodiff
 from .helpers import vocabulary
 
 #: elements of one (rows x n x d) broadcast block
@@ -40,10 +43,15 @@ _REDUCERS = {"sum": "sum", "max": "max", "min": "min"}
 def _compiled(measure: Measure, zero: str, xp: Any) -> tuple[Any, Any]:
     rule = measure.rule(zero)
     voc = vocabulary(xp)
+    # for autodiff, a where on the data computes the branch it does not choose on safe values
+    auto = has_autodiff(xp)
+    xy = frozenset({"x", "y"} if auto else ())
+    accs = frozenset(rule.accumulators if auto else ())
     terms = {
-        name: (acc.reduce, compile_with(acc.term, voc)) for name, acc in rule.accumulators.items()
+        name: (acc.reduce, compile_with(acc.term, voc, data=xy))
+        for name, acc in rule.accumulators.items()
     }
-    return terms, compile_with(rule.finalize, voc)
+    return terms, compile_with(rule.finalize, voc, data=accs)
 
 
 @contextlib.contextmanager
