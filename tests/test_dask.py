@@ -154,7 +154,9 @@ def test_workers_load_kernels_from_the_disk_cache_and_release_the_gil(client):
         from divergences.kernels import numba_cpu
 
         mod = numba_cpu.kernels(dv.get(m.name), "strict")
-        return mod.cdist.targetoptions.get("nogil"), os.getpid()
+        driver = numba_cpu.shared("drivers", numba_cpu.DRIVERS).cdist
+        nogil = mod.block.targetoptions.get("nogil") and driver.targetoptions.get("nogil")
+        return nogil, os.getpid()
 
     res = client.run(probe)
     assert all(nogil for nogil, _ in res.values())

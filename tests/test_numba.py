@@ -232,3 +232,52 @@ def test_direct_kernels_keep_subnormal_entries(m, zero):
     if m.is_symmetric(zero):
         iu = np.triu_indices(len(X), k=1)
         assert_same(dv.pdist(X, m, zero=zero), ref[iu], RTOL64)
+
+
+@pytest.mark.parametrize("name", ["manhattan", "kullback_leibler", "jensen_shannon", "hellinger"])
+def test_shared_drivers_cross_chunks_of_columns_and_blocks_of_rows(name):
+    """The shared drivers hand a measure's block CHUNK columns at a time: shapes across
+    several chunks and row blocks (cdist, cdist(X, X), pdist) equal the reference, and a
+    row's values are those of its own one-row call, bit for bit."""
+    m = dv.get(name)
+    rows = numba_cpu.kernels(m, "strict").ROWS
+    chunk = numba_cpu.CHUNK
+    A, B = data(2 * rows + 3, 2 * chunk + 5, 7, seed=8)
+    got = dv.cdist(A, B, m, method="direct")
+    assert_same(got, dv.cdist(A, B, m, backend="numpy"), RTOL64)
+    for i in (0, rows, 2 * rows + 2):
+        np.testing.assert_array_equal(dv.cdist(A[i : i + 1], B, m, method="direct")[0], got[i])
+    X = B[: chunk + rows + 1]
+    square = dv.cdist(X, X, m, method="direct")
+    ref = dv.cdist(X, X.copy(), m, backend="numpy")
+    assert_same(square, ref, RTOL64)
+    if m.symmetric:
+        np.testing.assert_array_equal(square, square.T)
+        iu = np.triu_indices(len(X), k=1)
+        np.testing.assert_array_equal(dv.pdist(X, m), square[iu])
+
+
+def test_parallel_drivers_are_compiled_once_for_every_measure():
+    """cdist, pdist and paired of several measures run through one compiled driver each
+    (a measure compiles only its own block or row), so the compile time of a new measure
+    is its block's alone."""
+    from divergences.kernels import paired_numba
+
+    A, B = data(5, 6, 4, seed=1)
+    names = ["manhattan", "kullback_leibler", "chebyshev", "minkowski"]
+    for name in names:
+        dv.cdist(A, B, name, method="direct")
+        dv.pdist(B, name) if dv.get(name).symmetric else None
+        dv.paired(A, B[:5], name)
+    from numba.core import types
+
+    drivers = numba_cpu.shared("drivers", numba_cpu.DRIVERS)
+    paired = paired_numba.shared("paired", paired_numba.DRIVERS).paired
+    for kernel in (drivers.cdist, drivers.half_condensed, paired):
+        # one compilation per kind of arrays (dtype, layout), the measure's code passed in as
+        # a function pointer: never one per measure (a Dispatcher-typed first argument)
+        assert kernel.signatures
+        assert all(isinstance(sig[0], types.FunctionType) for sig in kernel.signatures)
+        assert len(kernel.signatures) <= 4
+    for name in names:
+        assert not hasattr(numba_cpu.kernels(dv.get(name), "strict"), "cdist")

@@ -3,8 +3,12 @@
 For each (measure, zero mode) a small Python module is generated from the definition's
 expressions (see :mod:`divergences.kernels.codegen`) and loaded by
 :mod:`divergences.kernels.kernel_cache`, which caches the compiled kernels on disk where a
-private cache folder allows it.  No measure has hand-written kernel code.  Kernels are
-``nogil``: the calling thread releases the GIL while they run, so threads (a Dask
+private cache folder allows it.  No measure has hand-written kernel code.  A measure's
+module holds its ``pair`` and its ``block`` (ROWS rows of XA against up to CHUNK rows of
+XB); the parallel loops are shared by every measure (DRIVERS: cdist, and pdist's two
+halves), compiled once and calling the block as a first-class function (:func:`launch`):
+a measure compiles one block instead of three blocks and three parallel loops.  Drivers
+are ``nogil``: the calling thread releases the GIL while they run, so threads (a Dask
 worker's, a server's) compute side by side.
 
 Kernels run over tiles of (XA rows, XB rows) with ``numba.prange``, on float64 input
@@ -21,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import threading
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
@@ -30,7 +35,7 @@ import numpy as np
 from ..spec import Measure
 from . import launching
 from .codegen import HELPER_IMPORTS, scalar_source
-from .kernel_cache import measure_module
+from .kernel_cache import load_generated, measure_module
 
 #: fastmath flags that keep inf/NaN semantics (no 'nnan', 'ninf') and the written order of
 #: operations: 'reassoc' is left out because it lets LLVM rewrite acc + (x - y) as
@@ -118,84 +123,193 @@ def pair(a, b, _eps{params}):
     _d = np.float64(_dim)
     return {finalize}
 
-{blocks}
-@numba.njit(parallel=True, **_JIT)
-def cdist(P, XB, out, _eps{params}):
-    \"\"\"out[i, j] = f(XA[i], XB[j]), P = pack_rows(XA, ROWS).\"\"\"
-    n = out.shape[1]
-    nb, size = P.shape
-    dim = size // ROWS
-    # a task is a tile of XA blocks against a tile of XB rows, both held in cache
-    tile_a = max(1, {tile_a} // (8 * size + 8))
-    tile_b = max(1, {tile_b} // (8 * COLS * dim + 8)) * COLS
-    ntb = (n + tile_b - 1) // tile_b
-    for t in numba.prange(((nb + tile_a - 1) // tile_a) * ntb):
-        ib0 = (t // ntb) * tile_a
-        jt = (t % ntb) * tile_b
-        for ib in range(ib0, min(ib0 + tile_a, nb)):
-            for j0 in range(jt, min(jt + tile_b, n), COLS):
-                block_full(P[ib], XB, j0, out, ib * ROWS, _eps{params})
-
-{half_kernels}"""
+{block}"""
 
 _BLOCK = """
 @numba.njit(**_JIT)
-def block_{kind}(a, XB, j0, out, i0, _eps{params}):
-    \"\"\"f(XA[i0 + r], XB[j0 + c]) for r < ROWS, c < COLS, stored {where}.
+def block(a, XB, j0, nj, vals, _par):
+    \"\"\"vals[q * ROWS + r] = f(XA[i0 + r], XB[j0 + q]) for r < ROWS and q < nj (rounded up
+    to a multiple of COLS).
 
     a is XA's block from i0, packed (a row of pack_rows(XA, ROWS)); columns past the end
     repeat the last row of XB, as the packed rows do, so that every value takes exactly
-    the same arithmetic wherever its row and column sit.\"\"\"
-    m = {rows_total}
+    the same arithmetic wherever its row and column sit.  _par is (eps, parameters...).
+    The parallel drivers (DRIVERS) store the values where their layout wants them.\"\"\"
+{unpack}
     last = XB.shape[0] - 1
-{cols_load}
     _dim = XB.shape[1]
+    _d = np.float64(_dim)
+    for _q in range(0, nj, COLS):
+{cols_load}
 {init_block}
-    for _k in range(_dim):
+        for _k in range(_dim):
 {update_block}
 {nan_block}
-    _d = np.float64(_dim)
 {finalize_block}
-
 """
-#: (where, number of rows, store of value v at (i, j)) per output layout
-_STORE = {
-    "full": (
-        "in out[i, j]",
-        "out.shape[0]",
-        "if {i} < m and {j} <= last:\n        out[{i}, {j}] = {v}",
-    ),
-    "condensed": (
-        "for j > i in scipy's condensed out",
-        "XB.shape[0]",
-        "if {i} < {j} and {j} <= last:\n"
-        "        out[m * ({i}) - (({i}) * ({i} + 1)) // 2 + ({j}) - ({i}) - 1] = {v}",
-    ),
-    "square": (
-        "for j >= i in out[i, j] and out[j, i]",
-        "XB.shape[0]",
-        "if {i} <= {j} and {j} <= last:\n"
-        "        _v = {v}\n        out[{i}, {j}] = _v\n        out[{j}, {i}] = _v",
-    ),
-}
 
-_HALF = """
-@numba.njit(parallel=True, **_JIT)
-def half_{kind}(P, X, out, _eps{params}):
-    \"\"\"f(X[i], X[j]) for j {rel} i of a symmetric measure, P = pack_rows(X, ROWS).\"\"\"
-    # task t takes row blocks t and nb - 1 - t, so the triangle's work is balanced
+#: columns of XB per call of a measure's block (a multiple of COLS): the call through a
+#: function pointer and its array arguments cost about as much as a few terms, paid once per
+#: CHUNK columns
+CHUNK = 64 * COLS
+
+#: the parallel drivers, shared by every measure (compiled once, not once per measure): each
+#: takes a measure's ``block`` as a first-class function (a call per ROWS rows of XA against
+#: CHUNK rows of XB) and stores its values in its layout.  Tasks are tiles of packed XA
+#: blocks (about TILE_A_BYTES) against tiles of XB rows (about TILE_B_BYTES, L2-resident
+#: while the XA blocks pass over them); pdist's halves take row blocks t and nb - 1 - t, so
+#: the triangle's work is balanced
+DRIVERS = f"""\
+# Generated by divergences.kernels.numba_cpu: the parallel drivers of every measure's block.
+import numba
+import numpy as np
+
+_JIT = dict(error_model="numpy", cache=False, nogil=True, parallel=True)
+CHUNK = {CHUNK}
+
+
+@numba.njit(**_JIT)
+def cdist(block, P, XB, par, out, rows, cols):
+    \"\"\"out[i, j] = f(XA[i], XB[j]), P = pack_rows(XA, rows).\"\"\"
+    m, n = out.shape
+    nb, size = P.shape
+    dim = size // rows
+    tile_a = max(1, {TILE_A_BYTES} // (8 * size + 8))
+    tile_b = max(1, {TILE_B_BYTES} // (8 * CHUNK * dim + 8)) * CHUNK
+    ntb = (n + tile_b - 1) // tile_b
+    for t in numba.prange(((nb + tile_a - 1) // tile_a) * ntb):
+        vals = np.empty(rows * (CHUNK + cols))
+        ib0 = (t // ntb) * tile_a
+        jt = (t % ntb) * tile_b
+        for ib in range(ib0, min(ib0 + tile_a, nb)):
+            i0 = ib * rows
+            for j0 in range(jt, min(jt + tile_b, n), CHUNK):
+                nj = min(CHUNK, n - j0)
+                block(P[ib], XB, j0, nj, vals, par)
+                for r in range(min(rows, m - i0)):
+                    for q in range(nj):
+                        out[i0 + r, j0 + q] = vals[q * rows + r]
+
+
+@numba.njit(**_JIT)
+def half_square(block, P, X, par, out, rows, cols):
+    \"\"\"f(X[i], X[j]) for j >= i in out[i, j] and out[j, i] (a symmetric measure).\"\"\"
     m = X.shape[0]
     nb = P.shape[0]
     for t in numba.prange((nb + 1) // 2):
-        i0 = t * ROWS
-        for j0 in range(i0, m, COLS):
-            block_{kind}(P[t], X, j0, out, i0, _eps{params})
-        u = nb - 1 - t
-        if u != t:
-            for j0 in range(u * ROWS, m, COLS):
-                block_{kind}(P[u], X, j0, out, u * ROWS, _eps{params})
+        vals = np.empty(rows * (CHUNK + cols))
+        for h in range(2 if 2 * t + 1 != nb else 1):
+            u = t + h * (nb - 1 - 2 * t)
+            i0 = u * rows
+            for j0 in range(i0, m, CHUNK):
+                nj = min(CHUNK, m - j0)
+                block(P[u], X, j0, nj, vals, par)
+                for r in range(min(rows, m - i0)):
+                    i = i0 + r
+                    for q in range(max(0, i - j0), nj):
+                        v = vals[q * rows + r]
+                        out[i, j0 + q] = v
+                        out[j0 + q, i] = v
 
+
+@numba.njit(**_JIT)
+def half_condensed(block, P, X, par, out, rows, cols):
+    \"\"\"f(X[i], X[j]) for j > i in scipy's condensed out (a symmetric measure).\"\"\"
+    m = X.shape[0]
+    nb = P.shape[0]
+    for t in numba.prange((nb + 1) // 2):
+        vals = np.empty(rows * (CHUNK + cols))
+        for h in range(2 if 2 * t + 1 != nb else 1):
+            u = t + h * (nb - 1 - 2 * t)
+            i0 = u * rows
+            for j0 in range(i0, m, CHUNK):
+                nj = min(CHUNK, m - j0)
+                block(P[u], X, j0, nj, vals, par)
+                for r in range(min(rows, m - i0)):
+                    i = i0 + r
+                    base = m * i - (i * (i + 1)) // 2 - i - 1
+                    for q in range(max(0, i + 1 - j0), nj):
+                        out[base + j0 + q] = vals[q * rows + r]
 """
+
+
+def block_signature() -> Any:
+    """The signature of every measure's ``block``: (a, XB, j0, nj, vals, par)."""
+    from numba import types
+
+    ro1 = types.Array(types.float64, 1, "C", readonly=True)
+    ro2 = types.Array(types.float64, 2, "C", readonly=True)
+    return types.void(ro1, ro2, types.int64, types.int64, types.float64[::1], ro1)
+
+
+_DRIVERS_LOCK = threading.Lock()
+_DRIVERS: dict[str, ModuleType] = {}
+
+
+def shared(name: str, source: str) -> ModuleType:
+    """The module of shared drivers ``source`` (loaded once per process; its kernels are
+    compiled per signature by :func:`launch`)."""
+    mod = _DRIVERS.get(name)
+    if mod is None:
+        with _DRIVERS_LOCK:
+            mod = _DRIVERS.get(name)
+            if mod is None:
+                mod = _DRIVERS[name] = load_generated(f"_divergences_{name}", source)
+    return mod
+
+
+_ENTRIES: dict[tuple[Any, ...], Any] = {}
+
+
+def _array_key(a: np.ndarray) -> tuple[Any, ...]:
+    return (a.dtype.str, a.ndim, a.flags.c_contiguous, a.flags.aligned)
+
+
+def launch(
+    driver: Any,
+    fn: Any,
+    fn_sig: Any,
+    inputs: tuple[np.ndarray, ...],
+    outputs: tuple[np.ndarray, ...],
+    *scalars: Any,
+) -> None:
+    """``driver(fn, *inputs, *outputs, *scalars)``: a shared parallel driver (compiled once
+    for every measure) calling a measure's kernel ``fn`` of signature ``fn_sig`` as a
+    first-class function.
+
+    ``fn`` and the driver are compiled (or loaded from the disk cache) with the SLP
+    vectoriser on, once per kind of arrays; ``inputs`` are typed read-only (so a read-only
+    array and a writable one share the code) and the launch is made as the threading layer
+    allows (see :mod:`divergences.kernels.launching`).
+    """
+    kernel = launching.variant(driver)
+    key = (
+        id(kernel),
+        id(fn),
+        fn_sig,
+        *(_array_key(a) for a in inputs),
+        *(_array_key(a) for a in outputs),
+        *(type(s) for s in scalars),
+    )
+    entry = _ENTRIES.get(key)
+    if entry is None:
+        import numba
+        from numba import types
+
+        sig = (
+            types.FunctionType(fn_sig),
+            *(numba.typeof(a).copy(readonly=True) for a in inputs),
+            *(numba.typeof(a) for a in outputs),
+            *(numba.typeof(s) for s in scalars),
+        )
+        with _DRIVERS_LOCK, _slp_vectorize():
+            if fn_sig.args not in fn.overloads:
+                fn.compile(fn_sig)
+            if sig not in kernel.overloads:
+                kernel.compile(sig)
+        entry = _ENTRIES[key] = kernel.overloads[sig].entry_point
+    with launching.guard():
+        entry(fn, *inputs, *outputs, *scalars)
 
 
 def _rows(terms: list[str]) -> int:
@@ -243,24 +357,19 @@ def module_source(measure: Measure, zero: str) -> str:
         for c in range(COLS):
             lanes = {a: f"acc_{a}_{r}_{c}" for a in rule.accumulators}
             value = scalar_source(rule.finalize, rename | lanes)
-            finalize_block.append((f"i0 + {r}", f"j0 + {c}", value))
+            finalize_block.append((r, c, value))
     params = "".join(f", par_{p}" for p in pnames)
-    blocks = []
-    for kind, (where, rows_total, store) in _STORE.items():
-        stores = ["    " + store.format(i=i, j=j, v=v) for i, j, v in finalize_block]
-        blocks.append(
-            _BLOCK.format(
-                kind=kind,
-                where=where,
-                rows_total=rows_total,
-                params=params,
-                cols_load="\n".join(f"    b{c} = XB[min(j0 + {c}, last)]" for c in range(COLS)),
-                init_block="\n".join(init_block),
-                update_block="\n".join(update_block),
-                nan_block="\n".join(nan_block),
-                finalize_block="\n".join(stores),
-            )
-        )
+    unpack = ["    _eps = _par[0]"] + [f"    par_{p} = _par[{i + 1}]" for i, p in enumerate(pnames)]
+    block = _BLOCK.format(
+        unpack="\n".join(unpack),
+        cols_load="\n".join(f"        b{c} = XB[min(j0 + _q + {c}, last)]" for c in range(COLS)),
+        init_block="\n".join("    " + line for line in init_block),
+        update_block="\n".join("    " + line for line in update_block),
+        nan_block="\n".join("    " + line for line in nan_block),
+        finalize_block="\n".join(
+            f"        vals[(_q + {c}) * {rows} + {r}] = {v}" for r, c, v in finalize_block
+        ),
+    )
     return _MODULE.format(
         name=measure.name,
         zero=zero,
@@ -269,16 +378,10 @@ def module_source(measure: Measure, zero: str) -> str:
         params=params,
         rows=rows,
         cols=COLS,
-        tile_a=TILE_A_BYTES,
-        tile_b=TILE_B_BYTES,
         init="\n".join(init),
         update="\n".join(update),
         finalize=scalar_source(rule.finalize, rename),
-        blocks="".join(blocks),
-        half_kernels="".join(
-            _HALF.format(kind=kind, rel=rel, params=params)
-            for kind, rel in (("condensed", ">"), ("square", ">="))
-        ),
+        block=block,
     )
 
 
@@ -345,6 +448,30 @@ def _call(kernel: Any, *args: Any) -> None:
         kernel(*args)
 
 
+def _launch(
+    driver: str,
+    measure: Measure,
+    zero: str,
+    XA: np.ndarray,
+    XB: np.ndarray,
+    out: np.ndarray,
+    eps: float,
+    params: dict[str, float],
+) -> None:
+    """The shared parallel ``driver`` (see DRIVERS) over the block of ``measure``."""
+    mod = kernels(measure, zero)
+    par = np.array(_args(eps, params, measure), dtype=np.float64)
+    launch(
+        getattr(shared("drivers", DRIVERS), driver),
+        mod.block,
+        block_signature(),
+        (pack_rows(XA, mod.ROWS), XB, par),
+        (out,),
+        mod.ROWS,
+        mod.COLS,
+    )
+
+
 def cdist(
     measure: Measure,
     XA: np.ndarray,
@@ -360,15 +487,11 @@ def cdist(
     ``same_input=True`` (XA and XB are the same rows) computes half the pairs of a
     symmetric measure and mirrors them; an asymmetric one always gets every pair.
     """
-    XB = np.ascontiguousarray(XB, dtype=np.float64)
+    XB = np.require(XB, np.float64, ("C", "A"))
     out = np.empty((XA.shape[0], XB.shape[0]), dtype=np.float64)
     if out.size:
-        mod = kernels(measure, zero)
-        P = pack_rows(XA, mod.ROWS)
-        if same_input and measure.is_symmetric(zero, params):
-            _call(mod.half_square, P, XB, out, *_args(eps, params, measure))
-        else:
-            _call(mod.cdist, P, XB, out, *_args(eps, params, measure))
+        half = same_input and measure.is_symmetric(zero, params)
+        _launch("half_square" if half else "cdist", measure, zero, XA, XB, out, eps, params)
     return out
 
 
@@ -381,10 +504,9 @@ def pdist(
     params: dict[str, float],
 ) -> np.ndarray:
     """Condensed values among the rows of X (scipy's layout), half the pairs computed."""
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    X = np.require(X, np.float64, ("C", "A"))
     m = X.shape[0]
     out = np.empty(m * (m - 1) // 2, dtype=np.float64)
     if out.size:
-        mod = kernels(measure, zero)
-        _call(mod.half_condensed, pack_rows(X, mod.ROWS), X, out, *_args(eps, params, measure))
+        _launch("half_condensed", measure, zero, X, X, out, eps, params)
     return out
