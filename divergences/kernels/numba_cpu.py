@@ -128,8 +128,8 @@ def pair(a, b, _eps{params}):
 _BLOCK = """
 @numba.njit(**_JIT)
 def block(a, XB, j0, nj, vals, _par):
-    \"\"\"vals[q * ROWS + r] = f(XA[i0 + r], XB[j0 + q]) for r < ROWS and q < nj (rounded up
-    to a multiple of COLS).
+    \"\"\"vals[r, q] = f(XA[i0 + r], XB[j0 + q]) for r < ROWS and q < nj (rounded up to a
+    multiple of COLS).
 
     a is XA's block from i0, packed (a row of pack_rows(XA, ROWS)); columns past the end
     repeat the last row of XB, as the packed rows do, so that every value takes exactly
@@ -178,7 +178,7 @@ def cdist(block, P, XB, par, out, rows, cols):
     tile_b = max(1, {TILE_B_BYTES} // (8 * CHUNK * dim + 8)) * CHUNK
     ntb = (n + tile_b - 1) // tile_b
     for t in numba.prange(((nb + tile_a - 1) // tile_a) * ntb):
-        vals = np.empty(rows * (CHUNK + cols))
+        vals = np.empty((rows, CHUNK + cols))
         ib0 = (t // ntb) * tile_a
         jt = (t % ntb) * tile_b
         for ib in range(ib0, min(ib0 + tile_a, nb)):
@@ -188,7 +188,7 @@ def cdist(block, P, XB, par, out, rows, cols):
                 block(P[ib], XB, j0, nj, vals, par)
                 for r in range(min(rows, m - i0)):
                     for q in range(nj):
-                        out[i0 + r, j0 + q] = vals[q * rows + r]
+                        out[i0 + r, j0 + q] = vals[r, q]
 
 
 @numba.njit(**_JIT)
@@ -197,7 +197,7 @@ def half_square(block, P, X, par, out, rows, cols):
     m = X.shape[0]
     nb = P.shape[0]
     for t in numba.prange((nb + 1) // 2):
-        vals = np.empty(rows * (CHUNK + cols))
+        vals = np.empty((rows, CHUNK + cols))
         for h in range(2 if 2 * t + 1 != nb else 1):
             u = t + h * (nb - 1 - 2 * t)
             i0 = u * rows
@@ -207,7 +207,7 @@ def half_square(block, P, X, par, out, rows, cols):
                 for r in range(min(rows, m - i0)):
                     i = i0 + r
                     for q in range(max(0, i - j0), nj):
-                        v = vals[q * rows + r]
+                        v = vals[r, q]
                         out[i, j0 + q] = v
                         out[j0 + q, i] = v
 
@@ -218,7 +218,7 @@ def half_condensed(block, P, X, par, out, rows, cols):
     m = X.shape[0]
     nb = P.shape[0]
     for t in numba.prange((nb + 1) // 2):
-        vals = np.empty(rows * (CHUNK + cols))
+        vals = np.empty((rows, CHUNK + cols))
         for h in range(2 if 2 * t + 1 != nb else 1):
             u = t + h * (nb - 1 - 2 * t)
             i0 = u * rows
@@ -229,7 +229,7 @@ def half_condensed(block, P, X, par, out, rows, cols):
                     i = i0 + r
                     base = m * i - (i * (i + 1)) // 2 - i - 1
                     for q in range(max(0, i + 1 - j0), nj):
-                        out[base + j0 + q] = vals[q * rows + r]
+                        out[base + j0 + q] = vals[r, q]
 """
 
 
@@ -239,7 +239,7 @@ def block_signature() -> Any:
 
     ro1 = types.Array(types.float64, 1, "C", readonly=True)
     ro2 = types.Array(types.float64, 2, "C", readonly=True)
-    return types.void(ro1, ro2, types.int64, types.int64, types.float64[::1], ro1)
+    return types.void(ro1, ro2, types.int64, types.int64, types.float64[:, ::1], ro1)
 
 
 _DRIVERS_LOCK = threading.Lock()
@@ -367,7 +367,7 @@ def module_source(measure: Measure, zero: str) -> str:
         update_block="\n".join("    " + line for line in update_block),
         nan_block="\n".join("    " + line for line in nan_block),
         finalize_block="\n".join(
-            f"        vals[(_q + {c}) * {rows} + {r}] = {v}" for r, c, v in finalize_block
+            f"        vals[{r}, _q + {c}] = {v}" for r, c, v in finalize_block
         ),
     )
     return _MODULE.format(
