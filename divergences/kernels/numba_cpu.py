@@ -153,6 +153,50 @@ def block(a, XB, j0, nj, vals, _par):
 #: CHUNK columns
 CHUNK = 64 * COLS
 
+#: pdist's two halves: the same traversal (task t takes row blocks t and nb - 1 - t) with
+#: the store of its layout (``skip``: 0 with the diagonal, 1 without)
+_HALF = """\
+@numba.njit(**_JIT)
+def half_{kind}(block, P, X, par, out, rows, cols):
+    \"\"\"f(X[i], X[j]) for j {rel} i {where} (a symmetric measure).\"\"\"
+    m = X.shape[0]
+    nb = P.shape[0]
+    for t in numba.prange((nb + 1) // 2):
+        vals = np.empty((rows, CHUNK + cols))
+        for h in range(2 if 2 * t + 1 != nb else 1):
+            u = t + h * (nb - 1 - 2 * t)
+            i0 = u * rows
+            for j0 in range(i0, m, CHUNK):
+                nj = min(CHUNK, m - j0)
+                block(P[u], X, j0, nj, vals, par)
+                for r in range(min(rows, m - i0)):
+                    i = i0 + r
+                    for q in range(max(0, i + {skip} - j0), nj):
+                        {store}
+
+
+"""
+_HALVES = "".join(
+    _HALF.format(kind=kind, rel=rel, where=where, skip=skip, store=store)
+    for kind, rel, where, skip, store in (
+        (
+            "square",
+            ">=",
+            "in out[i, j] and out[j, i]",
+            0,
+            "out[i, j0 + q] = out[j0 + q, i] = vals[r, q]",
+        ),
+        (
+            "condensed",
+            ">",
+            "in scipy's condensed out",
+            1,
+            "out[m * i - (i * (i + 1)) // 2 + j0 + q - i - 1] = vals[r, q]",
+        ),
+    )
+)
+
+
 #: the parallel drivers, shared by every measure (compiled once, not once per measure): each
 #: takes a measure's ``block`` as a first-class function (a call per ROWS rows of XA against
 #: CHUNK rows of XB) and stores its values in its layout.  Tasks are tiles of packed XA
@@ -191,46 +235,7 @@ def cdist(block, P, XB, par, out, rows, cols):
                         out[i0 + r, j0 + q] = vals[r, q]
 
 
-@numba.njit(**_JIT)
-def half_square(block, P, X, par, out, rows, cols):
-    \"\"\"f(X[i], X[j]) for j >= i in out[i, j] and out[j, i] (a symmetric measure).\"\"\"
-    m = X.shape[0]
-    nb = P.shape[0]
-    for t in numba.prange((nb + 1) // 2):
-        vals = np.empty((rows, CHUNK + cols))
-        for h in range(2 if 2 * t + 1 != nb else 1):
-            u = t + h * (nb - 1 - 2 * t)
-            i0 = u * rows
-            for j0 in range(i0, m, CHUNK):
-                nj = min(CHUNK, m - j0)
-                block(P[u], X, j0, nj, vals, par)
-                for r in range(min(rows, m - i0)):
-                    i = i0 + r
-                    for q in range(max(0, i - j0), nj):
-                        v = vals[r, q]
-                        out[i, j0 + q] = v
-                        out[j0 + q, i] = v
-
-
-@numba.njit(**_JIT)
-def half_condensed(block, P, X, par, out, rows, cols):
-    \"\"\"f(X[i], X[j]) for j > i in scipy's condensed out (a symmetric measure).\"\"\"
-    m = X.shape[0]
-    nb = P.shape[0]
-    for t in numba.prange((nb + 1) // 2):
-        vals = np.empty((rows, CHUNK + cols))
-        for h in range(2 if 2 * t + 1 != nb else 1):
-            u = t + h * (nb - 1 - 2 * t)
-            i0 = u * rows
-            for j0 in range(i0, m, CHUNK):
-                nj = min(CHUNK, m - j0)
-                block(P[u], X, j0, nj, vals, par)
-                for r in range(min(rows, m - i0)):
-                    i = i0 + r
-                    base = m * i - (i * (i + 1)) // 2 - i - 1
-                    for q in range(max(0, i + 1 - j0), nj):
-                        out[base + j0 + q] = vals[r, q]
-"""
+{_HALVES}"""
 
 
 def block_signature() -> Any:
@@ -359,9 +364,8 @@ def module_source(measure: Measure, zero: str) -> str:
             value = scalar_source(rule.finalize, rename | lanes)
             finalize_block.append((r, c, value))
     params = "".join(f", par_{p}" for p in pnames)
-    unpack = ["    _eps = _par[0]"] + [f"    par_{p} = _par[{i + 1}]" for i, p in enumerate(pnames)]
     block = _BLOCK.format(
-        unpack="\n".join(unpack),
+        unpack=unpack_source(measure),
         cols_load="\n".join(f"        b{c} = XB[min(j0 + _q + {c}, last)]" for c in range(COLS)),
         init_block="\n".join("    " + line for line in init_block),
         update_block="\n".join("    " + line for line in update_block),
@@ -390,8 +394,17 @@ def kernels(measure: Measure, zero: str) -> ModuleType:
     return measure_module("", measure, zero, module_source)
 
 
-def _args(eps: float, params: dict[str, float], measure: Measure) -> tuple[float, ...]:
-    return (float(eps), *(float(params[p.name]) for p in measure.params))
+def kernel_par(measure: Measure, eps: float, params: dict[str, float]) -> np.ndarray:
+    """The ``_par`` array every generated kernel takes: (eps, the measure's parameters in
+    definition order), read back by :func:`unpack_source`'s lines."""
+    return np.array([eps, *(params[p.name] for p in measure.params)], dtype=np.float64)
+
+
+def unpack_source(measure: Measure) -> str:
+    """The lines of a generated kernel that take eps and the parameters out of ``_par``."""
+    lines = ["    _eps = _par[0]"]
+    lines += [f"    par_{p.name} = _par[{i + 1}]" for i, p in enumerate(measure.params)]
+    return "\n".join(lines)
 
 
 def pack_rows(X: np.ndarray, rows: int) -> np.ndarray:
@@ -460,12 +473,11 @@ def _launch(
 ) -> None:
     """The shared parallel ``driver`` (see DRIVERS) over the block of ``measure``."""
     mod = kernels(measure, zero)
-    par = np.array(_args(eps, params, measure), dtype=np.float64)
     launch(
         getattr(shared("drivers", DRIVERS), driver),
         mod.block,
         block_signature(),
-        (pack_rows(XA, mod.ROWS), XB, par),
+        (pack_rows(XA, mod.ROWS), XB, kernel_par(measure, eps, params)),
         (out,),
         mod.ROWS,
         mod.COLS,

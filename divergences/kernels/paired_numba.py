@@ -21,7 +21,7 @@ import numpy as np
 from ..spec import Measure
 from .codegen import HELPER_IMPORTS, scalar_source
 from .kernel_cache import measure_module
-from .numba_cpu import FASTMATH, _rows, launch, shared
+from .numba_cpu import FASTMATH, _rows, kernel_par, launch, shared, unpack_source
 
 #: lanes per accumulator: the pairwise kernels' rows per block, at most 8 (one AVX-512
 #: register of doubles; the rows' 16 buy latency hiding there, here the lanes already do)
@@ -99,12 +99,6 @@ def paired(row, XA, XB, par, out):
 """
 
 
-def _unpack(pnames: list[str]) -> str:
-    """The lines that take eps and the parameters out of a kernel's ``_par`` array."""
-    lines = ["    _eps = _par[0]"] + [f"    par_{p} = _par[{i + 1}]" for i, p in enumerate(pnames)]
-    return "\n".join(lines)
-
-
 def row_signature(a: np.ndarray, b: np.ndarray, *grads: np.ndarray) -> Any:
     """The signature of a row kernel for rows of ``a`` and ``b`` (and gradient rows)."""
     import numba
@@ -160,7 +154,7 @@ def module_source(measure: Measure, zero: str) -> str:
         helpers=", ".join(HELPER_IMPORTS),
         fastmath=sorted(FASTMATH),
         lanes=lanes,
-        unpack=_unpack(pnames),
+        unpack=unpack_source(measure),
         init="\n".join(init),
         load="\n".join(load),
         update="\n".join(update),
@@ -194,7 +188,12 @@ def paired(
         mod = kernels(measure, zero)
         XA = np.require(XA, requirements=("C", "A"))
         XB = np.require(XB, requirements=("C", "A"))
-        par = np.array([eps, *(params[p.name] for p in measure.params)], dtype=np.float64)
         driver = shared("paired", DRIVERS).paired
-        launch(driver, mod.row, row_signature(XA, XB), (XA, XB, par), (out,))
+        launch(
+            driver,
+            mod.row,
+            row_signature(XA, XB),
+            (XA, XB, kernel_par(measure, eps, params)),
+            (out,),
+        )
     return out
