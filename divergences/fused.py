@@ -197,13 +197,15 @@ _ROW = """
 
 @numba.njit(**_MAP)
 def _to_input(S, ei, ri, gq, inv, gout, n):
+    # inv: 1 / temperature times the gradient's scale (the reduction's weight)
     for k in range(n):
 {to_input}
 
 
 @numba.njit(**_MAP)
-def row(zi, zt, gout, S, inv, _eps{params}):
-    \"\"\"The value of one row pair; writes the gradient with respect to zi into gout.\"\"\"
+def row(zi, zt, gout, S, inv, scale, _eps{params}):
+    \"\"\"The value of one row pair; writes ``scale`` times the gradient with respect to zi
+    into gout.\"\"\"
     n = zi.shape[0]
     _d = np.float64(n)
     ei = S[0]
@@ -219,13 +221,15 @@ def row(zi, zt, gout, S, inv, _eps{params}):
 {dfinal}
 {second}
     gq = {gq_sum}
-    _to_input(S, ei, ri, gq, inv, gout, n)
+    _to_input(S, ei, ri, gq, {gscale}, gout, n)
     return _value
 
 
 @numba.njit(parallel=True, error_model="numpy", nogil=True)
-def loss(ZI, ZT, keep, out, GOUT, nt, inv, _eps{params}):
-    \"\"\"out[i] = value of row i, GOUT[i] = its gradient w.r.t. ZI[i]; rows with keep[i] = 0
+def loss(ZI, ZT, keep, out, GOUT, nt, inv, scale, _eps{params}):
+    \"\"\"out[i] = value of row i, GOUT[i] = ``scale`` times its gradient w.r.t. ZI[i] (the
+    weight of a reduction, applied before the gradient is rounded to ZI's dtype, so that a
+    loss's backward pass needs no second sweep); rows with keep[i] = 0
     are not read (value 0, gradient 0).  Returns the index of the first row whose
     probabilities are not finite and non-negative, or -1.\"\"\"
     m, n = ZI.shape
@@ -239,7 +243,7 @@ def loss(ZI, ZT, keep, out, GOUT, nt, inv, _eps{params}):
                 continue
             if {check} and bad[t] < 0:
                 bad[t] = i
-            out[i] = row(ZI[i], ZT[i], GOUT[i], S, inv, _eps{params})
+            out[i] = row(ZI[i], ZT[i], GOUT[i], S, inv, scale, _eps{params})
     first = -1
     for t in range(nt):
         if bad[t] >= 0 and (first < 0 or bad[t] < first):
@@ -341,7 +345,7 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
         ]
         gq_sum = f"_sum(S[{gcol}], n)"
     else:
-        to_input = [f"        gout[k] = S[{gcol}, k]"]
+        to_input = [f"        gout[k] = S[{gcol}, k] * inv"]
         gq_sum = "0.0"
     if affine:
         # F(acc) = F(0) + sum_acc dF/dacc acc: the finalize at zero accumulators plus the sum
@@ -378,6 +382,7 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
         dfinal="\n".join(dfinal_src),
         second=second,
         gq_sum=gq_sum,
+        gscale="inv * scale" if inp == "logits" else "scale",
         check=" or ".join(check) or "False",
     )
     return src
@@ -412,10 +417,14 @@ def loss_rows(
     eps: float,
     params: dict[str, float],
     keep: np.ndarray | None = None,
+    scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Values (float64, (N,)) and gradients w.r.t. ``inp`` (``inp``'s dtype, (N, V)) of
     ``measure(P = tgt[i], Q = inp[i])`` (swapped with ``reverse``), and the first row whose
-    probabilities are not finite and non-negative (-1 if none; the caller raises)."""
+    probabilities are not finite and non-negative (-1 if none; the caller raises).
+
+    The gradients are multiplied by ``scale`` (a reduction's weight, > 0) in float64, before
+    they are rounded to ``inp``'s dtype."""
     inp = np.ascontiguousarray(inp)
     tgt = np.ascontiguousarray(tgt)
     if inp.dtype not in (np.float32, np.float64):
@@ -437,7 +446,9 @@ def loss_rows(
     import numba
 
     nt = max(1, min(numba.get_num_threads(), n))
-    bad = mod.loss(inp, tgt, keep_u8, out, grad, nt, 1.0 / float(temperature), *args)
+    bad = mod.loss(
+        inp, tgt, keep_u8, out, grad, nt, 1.0 / float(temperature), float(scale), *args
+    )
     return out, grad, int(bad)
 
 
@@ -473,11 +484,12 @@ def rowwise_input(
     reverse: bool,
     options: dict[str, Any],
     keep: np.ndarray | None = None,
+    scale: float = 1.0,
 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Values and the gradient with respect to ``inp`` through the fused kernel (as
-    :func:`divergences.spaces.rowwise` without the target's gradient), or None where the
-    fused kernels do not serve the call or a probability row is invalid (the caller takes
-    the general path, which raises the error naming the row)."""
+    """Values and ``scale`` times the gradient with respect to ``inp`` through the fused
+    kernel (as :func:`divergences.spaces.rowwise` without the target's gradient), or None
+    where the fused kernels do not serve the call or a probability row is invalid (the
+    caller takes the general path, which raises the error naming the row)."""
     r = resolve(measure, options)
     if r is None:
         return None
@@ -494,5 +506,6 @@ def rowwise_input(
         eps=eps,
         params=params,
         keep=keep,
+        scale=scale,
     )
     return None if bad >= 0 else (v, g)

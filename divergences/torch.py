@@ -110,50 +110,100 @@ def _rowwise_cuda(
         return tuple(torch.from_dlpack(a) for a in out)  # type: ignore[return-value]
 
 
+def _rows_and_grads(
+    inp: torch.Tensor,
+    tgt: torch.Tensor,
+    keep: torch.Tensor | None,
+    spec: Any,
+    scale: float,
+    target_grad: bool,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Row values (float64) and ``scale`` times the gradients with respect to ``inp`` and
+    ``tgt`` (an empty tensor for ``tgt`` when ``target_grad`` is False and the fused kernel
+    served the call)."""
+    measure, kw = spec
+    if inp.device.type == "cuda" or tgt.device.type == "cuda":
+        v, gi, gt = _rowwise_cuda(measure, inp, tgt, keep, kw)
+        if scale != 1.0:
+            gi, gt = gi * scale, gt * scale
+        return v, gi, gt
+    X, Y = _as_numpy(inp, "input", measure), _as_numpy(tgt, "target", measure)
+    rows = None if keep is None else keep.cpu().numpy()
+    fused = None
+    if X.dtype == np.float32 and not target_grad:
+        from .fused import rowwise_input
+
+        fused = rowwise_input(measure, X, Y, keep=rows, scale=scale, **kw)
+    if fused is not None:
+        v, gi_np = fused
+        gt_np = np.zeros((0, 0))  # not needed: the target does not require a gradient
+    else:
+        v, gi_np, gt_np = rowwise(measure, X, Y, keep=rows, **kw)
+        if scale != 1.0:
+            gi_np *= scale
+            gt_np *= scale
+    return torch.from_numpy(v), torch.from_numpy(gi_np), torch.from_numpy(gt_np)
+
+
 class PairedFunction(torch.autograd.Function):
-    """Row values of a measure with the analytic gradients (see :func:`paired`)."""
+    """Row values of a measure with the analytic gradients (see :func:`paired`).
+
+    With ``weight`` None the output is the (N,) row values; with a float ``weight`` it is
+    the 0-d ``weight * sum(values)`` (a reduction), and the gradients are computed already
+    multiplied by ``weight`` (the fused kernel does it before rounding to the input's
+    dtype). When the upstream gradient is then 1 (``loss.backward()``) the backward pass
+    hands the computed gradient over as it is, without a second sweep over (N, V): autograd
+    may then accumulate into it in place, so it is not kept; a later backward pass through
+    a retained graph computes it again from the saved inputs.
+    """
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, inp: torch.Tensor, tgt: torch.Tensor, keep: torch.Tensor | None, spec: Any
+        ctx: Any,
+        inp: torch.Tensor,
+        tgt: torch.Tensor,
+        keep: torch.Tensor | None,
+        spec: Any,
+        weight: float | None,
     ) -> torch.Tensor:
-        measure, kw = spec
         ctx.dtypes = (inp.dtype, tgt.dtype)
-        if inp.device.type == "cuda" or tgt.device.type == "cuda":
-            v, gi, gt = _rowwise_cuda(measure, inp, tgt, keep, kw)
-            ctx.save_for_backward(gi, gt)
-            return v.to(inp.dtype)
-        X, Y = _as_numpy(inp, "input", measure), _as_numpy(tgt, "target", measure)
-        rows = None if keep is None else keep.cpu().numpy()
-        fused = None
-        if X.dtype == np.float32 and not ctx.needs_input_grad[1]:
-            from .fused import rowwise_input
-
-            fused = rowwise_input(measure, X, Y, keep=rows, **kw)
-        if fused is not None:
-            v, gi = fused
-            gt = np.zeros((0, 0))  # not needed: the target does not require a gradient
-        else:
-            v, gi, gt = rowwise(measure, X, Y, keep=rows, **kw)
-        ctx.save_for_backward(torch.from_numpy(gi), torch.from_numpy(gt))
-        return torch.from_numpy(v).to(inp.dtype)
+        ctx.reduced = weight is not None
+        ctx.again = (keep, spec, 1.0 if weight is None else float(weight))
+        v, gi, gt = _rows_and_grads(inp, tgt, *ctx.again, ctx.needs_input_grad[1])
+        ctx.grads = (gi, gt)
+        ctx.save_for_backward(inp, tgt)
+        if weight is not None:
+            v = v.sum() * ctx.again[2]
+        return v.to(inp.dtype)
 
     @staticmethod
     def backward(ctx: Any, gout: torch.Tensor) -> tuple[Any, ...]:  # type: ignore[override]
-        gi, gt = ctx.saved_tensors
+        inp, tgt = ctx.saved_tensors
+        if ctx.grads is None:  # handed over by an earlier pass through a retained graph
+            ctx.grads = _rows_and_grads(inp, tgt, *ctx.again, ctx.needs_input_grad[1])[1:]
+        needs = ctx.needs_input_grad[:2]
+        if ctx.reduced and bool(gout == 1):
+            # loss.backward(): the computed gradient is the answer; hand it over (no copy)
+            grads, ctx.grads = ctx.grads, None
+            out = [
+                G.to(dtype) if need else None
+                for need, G, dtype in zip(needs, grads, ctx.dtypes, strict=True)
+            ]
+            return (*out, None, None, None)
         out = []
-        for need, G, dtype in zip(ctx.needs_input_grad[:2], (gi, gt), ctx.dtypes, strict=True):
+        for need, G, dtype in zip(needs, ctx.grads, ctx.dtypes, strict=True):
             if not need:
                 out.append(None)
                 continue
-            g = gout.to(G.dtype)[:, None]
+            g = gout.to(G.dtype)
+            g = g if ctx.reduced else g[:, None]
             gG = g * G
             zero = g == 0
             if bool(zero.any()):
                 # an excluded row, or a zero upstream gradient, contributes 0 (never 0 * inf)
                 gG = torch.where(zero, 0.0, gG)
             out.append(gG.to(dtype))
-        return (*out, None, None)
+        return (*out, None, None, None)
 
 
 def _flatten(t: torch.Tensor, arg: str, measure: str) -> torch.Tensor:
@@ -203,6 +253,35 @@ def paired(
     """
     input_space = options.pop("input", input_space)
     target_space = options.pop("target", target_space)
+    return _call(
+        input,
+        target,
+        measure,
+        input_space=input_space,
+        target_space=target_space,
+        temperature=temperature,
+        reverse=reverse,
+        mask=mask,
+        weight=None,
+        options=options,
+    )
+
+
+def _call(
+    input: torch.Tensor,
+    target: torch.Tensor,
+    measure: str,
+    *,
+    input_space: str,
+    target_space: str,
+    temperature: float,
+    reverse: bool,
+    mask: torch.Tensor | None,
+    weight: Any,
+    options: dict[str, Any],
+) -> torch.Tensor:
+    """:func:`paired` (``weight`` None), or ``weight * sum`` of its values (``weight`` a
+    float, or a function of the number of rows that count giving it)."""
     if input.shape != target.shape:
         raise InputError(
             f"{measure}: input and target must have the same shape, got input "
@@ -226,8 +305,10 @@ def paired(
                 f"{tuple(input.shape[:-1])}"
             )
         keep = mask.reshape(-1).to(torch.bool)
-    v = PairedFunction.apply(X, Y, keep, (measure, kw))
-    return v.reshape(input.shape[:-1])
+    if callable(weight):
+        weight = weight(X.shape[0] if keep is None else int(keep.sum()))
+    v = PairedFunction.apply(X, Y, keep, (measure, kw), weight)
+    return v if weight is not None else v.reshape(input.shape[:-1])
 
 
 class Loss(torch.nn.Module):
@@ -308,7 +389,13 @@ class Loss(torch.nn.Module):
                 )
             lab = labels != self.ignore_index
             keep = lab if keep is None else keep & lab
-        v = paired(
+        weights = {
+            "none": None,
+            "sum": 1.0,
+            "batchmean": 1.0 / (input.shape[0] if input.ndim > 1 else 1),
+            "mean": lambda count: 1.0 / max(count, 1),
+        }
+        return _call(
             input,
             target,
             self.measure,
@@ -317,14 +404,6 @@ class Loss(torch.nn.Module):
             temperature=self.temperature,
             reverse=self.reverse,
             mask=keep,
-            **self.params,
+            weight=weights[self.reduction],
+            options=dict(self.params),
         )
-        if self.reduction == "none":
-            return v
-        total = v.sum()
-        if self.reduction == "sum":
-            return total
-        if self.reduction == "batchmean":
-            return total / (input.shape[0] if input.ndim > 1 else 1)
-        count = v.numel() if keep is None else int(keep.sum())
-        return total / max(count, 1)

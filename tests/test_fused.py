@@ -15,7 +15,7 @@ from mpmath import mp, mpf
 
 import divergences as dv
 from divergences import vecmath
-from divergences.fused import fusable, loss_rows, resolve
+from divergences.fused import SPACES, fusable, loss_rows, resolve
 from divergences.kernels import numba_helpers
 from divergences.spaces import rowwise
 from divergences.symbolic import scaled_derivative
@@ -428,3 +428,32 @@ def test_fused_at_every_parameter_test_value(m):
             np.testing.assert_allclose(v, rv, rtol=1e-9, atol=1e-12, err_msg=str(params))
             scale = np.max(np.abs(rg), axis=1, keepdims=True) + 1e-300
             np.testing.assert_allclose(g / scale, rg / scale, rtol=0, atol=2e-7)
+
+
+@pytest.mark.parametrize("space", SPACES)
+def test_the_gradient_scale_is_applied_in_the_kernel(space):
+    """``scale`` (a reduction's weight) multiplies the gradient in float64 before it is
+    rounded: a power of two gives exactly ``scale`` times the unscaled gradient (float64
+    input), any other weight the float64 product rounded once (float32 input)."""
+    m = dv.get("jensen_shannon")
+    _, zero, eps, params = resolve(m.name, {})
+    z, t = _rows(31)
+    inp, tgt = _as(space, z), _as("probs", t)
+    common = dict(
+        input_space=space,
+        target_space="probs",
+        temperature=1.3 if space == "logits" else 1.0,
+        reverse=False,
+        zero=zero,
+        eps=eps,
+        params=params,
+    )
+    inp64 = inp.astype(np.float64)
+    v1, g1, _ = loss_rows(m, inp64, tgt, **common)
+    v4, g4, _ = loss_rows(m, inp64, tgt, scale=0.25, **common)
+    np.testing.assert_array_equal(v4, v1)
+    np.testing.assert_array_equal(g4, 0.25 * g1)
+    _, g32, _ = loss_rows(m, inp, tgt, scale=1.0 / 3.0, **common)
+    _, g64, _ = loss_rows(m, inp, tgt, **common)
+    assert g32.dtype == np.float32
+    np.testing.assert_allclose(g32, (g64.astype(np.float64) / 3.0).astype(np.float32), rtol=3e-7)

@@ -149,6 +149,46 @@ def test_reductions_and_ignore_index(shape):
         assert torch.all(z.grad[~keep] == 0)
 
 
+@pytest.mark.parametrize("reduction", ["sum", "mean", "batchmean"])
+def test_a_reduced_float32_loss_hands_back_the_weighted_gradient(reduction):
+    """The fused kernel writes the reduction's weight into the gradient it stores: the
+    float32 gradient equals the float64 general path's reduced by hand, for an upstream
+    gradient of 1 (handed back as stored), 3 (multiplied) and 0 (0, never 0 * inf where
+    the gradient is infinite); a retained graph run twice accumulates twice (the stored
+    gradient is never changed in place)."""
+    z = logits(4, 6, seed=41).float()
+    t = F.softmax(logits(4, 6, seed=42), -1).float()
+    labels = torch.tensor([0, -100, 2, 3])
+    keep = labels != -100
+    loss_fn = dvt.Loss("jensen_shannon", input="logits", reduction=reduction, ignore_index=-100)
+    z64 = z.double().requires_grad_()
+    per_row = dvt.Loss("jensen_shannon", input="logits", reduction="none")(z64, t.double())
+    weight = {"sum": 1.0, "mean": 1.0 / 3.0, "batchmean": 1.0 / 4.0}[reduction]
+    (per_row[keep].sum() * weight).backward()
+    want = z64.grad
+    for upstream in (1.0, 3.0):
+        zz = z.clone().requires_grad_()
+        loss = loss_fn(zz, t, labels)
+        assert loss.dtype == torch.float32
+        assert float(loss) == pytest.approx(float(per_row[keep].sum() * weight), rel=1e-6)
+        (upstream * loss).backward()
+        assert zz.grad.dtype == torch.float32
+        torch.testing.assert_close(zz.grad.double(), upstream * want, rtol=1e-5, atol=1e-8)
+    zz = z.clone().requires_grad_()
+    loss = loss_fn(zz, t, labels)
+    loss.backward(retain_graph=True)
+    loss.backward(retain_graph=True)
+    loss.backward()
+    torch.testing.assert_close(zz.grad.double(), 3 * want, rtol=1e-5, atol=1e-8)
+    # an infinite gradient (probabilities in, Q_k = 0 where P_k > 0) times a zero upstream
+    q = torch.tensor([[0.5, 0.5, 0.0]], dtype=torch.float32, requires_grad=True)
+    p = torch.tensor([[0.25, 0.25, 0.5]], dtype=torch.float32)
+    loss = dvt.Loss("kl", reduction=reduction)(q, p)
+    assert math.isinf(float(loss))
+    (0.0 * loss).backward()
+    assert torch.all(q.grad == 0)
+
+
 def test_an_all_ignored_batch_is_zero_with_zero_gradient():
     z = logits(3, 4, seed=11).requires_grad_()
     t = F.softmax(logits(3, 4, seed=12), -1)
