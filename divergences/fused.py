@@ -12,15 +12,19 @@ parallel, one contiguous block of rows per thread, a few float64 scratch rows pe
 2. one sweep evaluating the accumulator terms of the definition on ``(x_k, y_k)`` and, where
    the finalize is affine in the accumulators (KL, JS, TVD, ... : its partial derivatives are
    constants), the gradient term ``g_k = sum_acc dF/dacc * q dT_acc/dq (x_k, y_k)`` in the
-   same sweep; otherwise a second sweep after the finalize;
+   same sweep (in a sweep of its own where both together hold several run-time powers: one
+   big loop vectorised five times slower than two); otherwise a second sweep after the
+   finalize;
 3. the chain rule to the input's space: logits ``(g_k - q_k sum_j g_j) / T``, log-probabilities
    ``g_k``, probabilities ``dF/dq_k`` itself.
 
 ``q dT/dq`` comes from :func:`divergences.symbolic.scaled_derivative` (``-p`` for KL's term,
 never ``q * (-p / q)``), so an underflowed probability (logits 1000 apart) gives the right
 finite gradient.  Every expression is printed with branch-free twins of the helpers
-(:mod:`divergences.vecmath`: selects for ``where`` and the zero rules, a vectorisable exp and
-log), so that the sweeps vectorise along V; the sums are taken over the scratch rows by a
+(:mod:`divergences.vecmath`: selects for ``where`` and the zero rules, a vectorisable exp,
+log, log1p, expm1 and run-time power), so that the sweeps vectorise along V (a run-time
+power ``a ** p`` is ``exp(p log a)`` there: within about ``|p log a|`` times 2**-52 of
+the C library's pow, not 1 ulp; the general path keeps pow); the sums are taken over the scratch rows by a
 separate loop compiled with re-association (a vector reduction), the values in float64
 whatever the input's precision, the gradient written in the input's dtype (float32 in,
 float32 out).  Measures with a max/min accumulator (Chebyshev) are not fused: the caller
@@ -90,6 +94,12 @@ class _Branchless(_Scalar):
             return node
         return super().visit_Call(node)
 
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:  # noqa: N802 (ast's name)
+        new = super().visit_BinOp(node)
+        if isinstance(new, ast.Call) and isinstance(new.func, ast.Name) and new.func.id == "ipow":
+            new.func = ast.Name("pow_v", ast.Load())  # a run-time exponent, vectorised
+        return new
+
 
 def _src(expr: str, rename: dict[str, str], logs: dict[str, str] | None = None) -> str:
     tree = copy.deepcopy(parse(expr))
@@ -100,6 +110,14 @@ def _src(expr: str, rename: dict[str, str], logs: dict[str, str] | None = None) 
 def fusable(measure: Measure, zero: str) -> bool:
     """Whether ``measure`` has a fused loss kernel (every accumulator a sum)."""
     return all(acc.reduce == "sum" for acc in measure.rule(zero).accumulators.values())
+
+
+def _too_big(term: str, grad: str) -> bool:
+    """Whether the terms and the gradient terms are too big to share one loop: past a few
+    run-time powers, LLVM's vectorised loop over both ran 5-6 times slower than two loops
+    over one each (amari_alpha at 64 x 8000: 162-200 ns an element against 32), so the
+    measures with run-time powers take two loops."""
+    return sum(term.count(f) + grad.count(f) for f in ("pow_v(", "powm1_v(")) > 2
 
 
 def _affine(rule: Any, dfinal: dict[str, str]) -> bool:
@@ -265,11 +283,15 @@ def _load(space: str, side: str) -> list[str]:
     return [f"        p{side} = np.float64({z}[k])", f"        lp{side} = log_v(p{side})"]
 
 
-def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> str:
+def module_source(
+    measure: Measure, zero: str, inp: str, tgt: str, wrt: str, split: bool | None = None
+) -> str:
     """Source of the fused loss module of ``measure`` (see the module docstring).
 
     ``inp``/``tgt``: the spaces of the input and the target; ``wrt``: ``"y"`` when the input
-    is the measure's second argument (Q), ``"x"`` when it is the first (``reverse``).
+    is the measure's second argument (Q), ``"x"`` when it is the first (``reverse``);
+    ``split``: whether an affine finalize's gradient terms get a loop of their own (None:
+    where the two expressions together are too big, see ``_too_big``).
     """
     from .symbolic import derivative, scaled_derivative
 
@@ -297,34 +319,28 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
         body = ["        S[2, k] = " + " + ".join(f"_mul0(g_{a}, {terms[a]})" for a in accs)]
     else:
         body = [f"        S[{2 + j}, k] = {terms[a]}" for j, a in enumerate(accs)]
-    first_g = ""
-    if affine:
-        body.append(f"        S[{gcol}, k] = {gsum}")
-        first_g = "".join(f", g_{a}" for a in accs)
+    gbody = f"        S[{gcol}, k] = {gsum}"
+    gargs = "".join(f", g_{a}" for a in accs)
+    # an affine finalize knows its partials before the sweep: the gradient terms can share
+    # the terms' loop, unless the two together are too big for the vectoriser
+    together = affine and not _too_big(body[0], gbody) if split is None else affine and not split
+    if together:
+        body.append(gbody)
     sweeps = [
         _SWEEP.format(
             tag="1",
-            gargs=first_g,
+            gargs=gargs if affine else "",
             params=params,
             load="\n".join(load),
             body="\n".join(body),
         )
     ]
     second = ""
-    if not affine:
+    if not together:
         sweeps.append(
-            _SWEEP.format(
-                tag="2",
-                gargs="".join(f", g_{a}" for a in accs),
-                params=params,
-                load="\n".join(load),
-                body=f"        S[{gcol}, k] = {gsum}",
-            )
+            _SWEEP.format(tag="2", gargs=gargs, params=params, load="\n".join(load), body=gbody)
         )
-        second = (
-            f"    _sweep2(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d"
-            f"{''.join(f', g_{a}' for a in accs)}{params})"
-        )
+        second = f"    _sweep2(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d{gargs}{params})"
     prologue = []
     if inp == "logits":
         prologue.append("    ri, li = _normalise(zi, inv, ei, n)")
@@ -359,7 +375,7 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
         check.append("_bad_probs(ZI[i], n) > 0")
     if tgt == "probs":
         check.append("_bad_probs(ZT[i], n) > 0")
-    twins = sorted({*TWINS.values(), "kl_elem_l"})
+    twins = sorted({*TWINS.values(), "kl_elem_l", "pow_v"})
     helpers = HELPER_IMPORTS
     src = _HEAD.format(
         name=measure.name,
@@ -446,9 +462,7 @@ def loss_rows(
     import numba
 
     nt = max(1, min(numba.get_num_threads(), n))
-    bad = mod.loss(
-        inp, tgt, keep_u8, out, grad, nt, 1.0 / float(temperature), float(scale), *args
-    )
+    bad = mod.loss(inp, tgt, keep_u8, out, grad, nt, 1.0 / float(temperature), float(scale), *args)
     return out, grad, int(bad)
 
 

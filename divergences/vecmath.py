@@ -13,7 +13,16 @@ that a loop over a row vectorises.
 - :func:`log_v`: :func:`~divergences.kernels.numba_helpers.log_pos` with 0, inf, negative
   and NaN selected around it;
 - ``div0_v``, ``nz_v``, ``xlogy_v``, ``kl_elem_v``, ``sqrt_diff_sq_v``, ``minimum_v``,
-  ``maximum_v``: the helpers of the same name without branches.
+  ``maximum_v``: the helpers of the same name without branches;
+- :func:`log1p_v`, :func:`expm1_v`, ``log1pmx_v``: a few ulp (Kahan's forms on top of
+  ``log_v`` and ``exp_v``);
+- :func:`pow_v` (``a ** p`` for an exponent known at run time) and :func:`powm1_v`:
+  ``exp(p log a)`` and ``expm1(p log1p(r))`` with the vectorised exp and log.  These are
+  **not** within a few ulp of the C library's ``pow``: the rounding of the logarithm is
+  multiplied by the exponent, so the relative error is about ``|p log a|`` times 2**-52
+  (1.5e-13 at the far end of float64's range, 1e-15 for ordinary probabilities).  The
+  fused kernels serve float32 losses, whose inputs carry 6e-8; the general path (float64
+  input, :func:`divergences.paired_grad`) keeps the C library's pow.
 
 Importing this module imports numba.  Tests: ``tests/test_fused.py`` compares every twin
 with its helper on the vocabulary's special values and on random values.
@@ -42,6 +51,10 @@ TWINS = {
     "sqrt_diff_sq": "sqrt_diff_sq_v",
     "min": "minimum_v",
     "max": "maximum_v",
+    "log1p": "log1p_v",
+    "expm1": "expm1_v",
+    "log1pmx": "log1pmx_v",
+    "powm1": "powm1_v",
 }
 
 _INV_LN2 = 1.44269504088896338700e00
@@ -108,6 +121,65 @@ def _log1pmx_v(r: float) -> float:
     """log1p(r) - r for |r| <= 1/2 (the series of log1pmx below its threshold)."""
     series = log1pmx_series(r)
     return _where(abs(r) < LOG1PMX_SERIES_BELOW, series, _log1p_small(r) - r)
+
+
+@_jit
+def log1p_v(r: float) -> float:
+    """log(1 + r): Kahan's correction for |r| <= 1/2, log(1 + r) beyond (-inf at -1, NaN
+    below)."""
+    small = abs(r) <= 0.5
+    v = _where(small, _log1p_small(_where(small, r, 0.0)), log_v(1.0 + r))
+    return _where(r == 0.0, r, v)
+
+
+@_jit
+def expm1_v(t: float) -> float:
+    """exp(t) - 1: Kahan's (u - 1) t / log(u), u = exp(t) rounded, for |t| < 1/2 (t itself
+    where u rounds to 1), u - 1 beyond."""
+    u = exp_v(t)
+    small = abs(t) < 0.5
+    um1 = u - 1.0
+    kahan = um1 * t / log_v(_where(small & (um1 != 0.0), u, math.e))
+    return _where(small, _where(um1 == 0.0, t, kahan), um1)
+
+
+@_jit
+def log1pmx_v(r: float) -> float:
+    """log(1 + r) - r (log1pmx) for every r >= -1."""
+    small = abs(r) < LOG1PMX_SERIES_BELOW
+    series = log1pmx_series(_where(small, r, 0.0))
+    return _where(small, series, log1p_v(r) - r)
+
+
+@_jit
+def pow_v(a: float, p: float) -> float:
+    """a ** p for a run-time exponent: exact products for p in {1, 2, 3, 4} (as ``ipow``),
+    exp(p log |a|) otherwise, with pow's special values (0 ** p, inf ** p, 1 ** p, a ** 0,
+    a negative base: its sign for an integer p, NaN otherwise).  See the module's note on
+    accuracy."""
+    m = abs(a)
+    ok = (m > 0.0) & (m < math.inf)
+    v = exp_v(p * log_pos(_where(ok, m, 1.0)))
+    # the limits at |a| = 0 and inf: 0 or inf by the sign of p (and of log |a|)
+    big = ((m == 0.0) & (p < 0.0)) | ((m != 0.0) & (p > 0.0))
+    v = _where(ok, v, _where(big, math.inf, 0.0))
+    integral = math.floor(p) == p
+    odd = integral & (abs(p) < 2.0**53) & (math.floor(p * 0.5) * 2.0 != p)
+    signed = _where(odd, -v, v)
+    # a negative base (-0.0 and -inf too): its sign for an odd p, NaN for a finite one and
+    # a fractional p
+    v = _where(math.copysign(1.0, a) < 0.0, _where(integral, signed, _where(ok, math.nan, v)), v)
+    v = _where((a != a) | (p != p), a + p, v)
+    one = (a == 1.0) | (p == 0.0) | ((a == -1.0) & (abs(p) == math.inf))
+    v = _where(one, 1.0, v)
+    v = _where(p == 1.0, a, _where(p == 2.0, a * a, _where(p == 3.0, a * a * a, v)))
+    return _where(p == 4.0, (a * a) * (a * a), v)
+
+
+@_jit
+def powm1_v(r: float, a: float) -> float:
+    """(1 + r) ** a - 1 as expm1(a log1p(r)); 0 for a = 0 (powm1)."""
+    return _where(a == 0.0, 0.0, expm1_v(a * log1p_v(r)))
 
 
 @_jit
@@ -180,4 +252,4 @@ def maximum_v(a: float, b: float) -> float:
     return _where((a > b) | (a != a), a, b)
 
 
-__all__ = ["TWINS", "kl_elem_l", *TWINS.values()]
+__all__ = ["TWINS", "kl_elem_l", "pow_v", *TWINS.values()]
