@@ -380,8 +380,9 @@ def _mp_softmax(z):
 @pytest.mark.sampled
 @pytest.mark.parametrize("m", _log_measures(), ids=lambda m: m.name)
 def test_log_measures_with_logits_1000_apart_and_liger_1453(m):
-    """Logits 1000 apart (a probability underflows in float64) and Liger-Kernel's #1453 case
-    (both log-probabilities of a token below -104: float32 probabilities underflow), logits
+    """Logits 1000 apart (a probability underflows in float64, on one side or on both) and
+    Liger-Kernel's #1453 case (both log-probabilities of a token below -104: float32
+    probabilities underflow), logits
     on both sides: the value equals the textbook definition in 60 digits on the exact
     softmax (1e-12), and the float32 gradient w.r.t. the input logits equals mpmath's
     central differences of f(softmax(t), softmax(z)) (1e-6 of the largest component)."""
@@ -392,6 +393,9 @@ def test_log_measures_with_logits_1000_apart_and_liger_1453(m):
     cases = [
         ([0.0, -1000.0, 1.0, -999.0], [0.5, 0.0, -0.3, 0.2]),
         ([0.0, -110.0, 1.0, -2.0], [0.3, -108.0, -0.5, 0.1]),
+        # a token whose probabilities both underflow float64 (the mixture of the JS family
+        # is then 0 + 0: its terms are below 1e-430, the zero rule's 0 is right)
+        ([0.0, -1000.0, 1.0, -2.0], [0.3, -990.0, -0.5, 0.1]),
     ]
     for zl, tl in cases:
         z = np.array([zl], dtype=np.float32)
