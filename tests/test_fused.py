@@ -102,6 +102,22 @@ def test_pow_v_equals_pow_within_its_condition():
             assert abs(got - want) <= rel * abs(want), (a, p, got, want)
 
 
+def test_expm1_v_against_mpmath_near_zero():
+    """Taylor's polynomial below |t| = 1/2: within 2**-52 relative of 40-digit expm1
+    (subnormal and signed-zero arguments kept), exp_v(t) - 1 beyond."""
+    mp.dps = 40
+    rng = np.random.default_rng(4)
+    ts = [*rng.uniform(-0.5, 0.5, 3000), *rng.uniform(-40, 40, 500), 1e-300, 5e-324, -1e-20]
+    for t in [*ts, 0.4999999999, -0.4999999999, 0.5, -0.5]:
+        want = float(mp.expm1(mpf(float(t))))
+        got = vecmath.expm1_v(float(t))
+        assert abs(got - want) <= 2.0**-52 * abs(want), (t, got, want)
+    for t in (0.0, -0.0):
+        assert vecmath.expm1_v(t) == 0 and math.copysign(1, vecmath.expm1_v(t)) == math.copysign(
+            1, t
+        )
+
+
 def test_exp_v_against_mpmath_over_the_whole_range():
     """Under 1 ulp from -745 (subnormal results) to 709.7, 0 below and inf above."""
     mp.dps = 40
