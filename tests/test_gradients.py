@@ -14,25 +14,20 @@ array-API reference) give the same numbers.
 from __future__ import annotations
 
 import math
-import re
 
+import array_api_compat.numpy
 import mp_reference
 import numpy as np
 import pytest
 from mpmath import mp, mpf
 
 import divergences as dv
+from divergences.expr import compile_with
+from divergences.symbolic import limit_at_zero
+from divergences.vocabulary import array_vocabulary
 
 CASES = [(m, params) for m in dv.measures() for params in m.param_grid()]
 IDS = [m.name + "".join(f"-{k}={v:g}" for k, v in p.items()) for m, p in CASES]
-
-
-def _runtime_power(m):
-    """Whether a term raises to a run-time parameter (powm1, x ** alpha)."""
-    return any(
-        "powm1" in acc.term or re.search(r"\*\*\s*\(?[A-Za-z_]", acc.term)
-        for acc in m.strict.accumulators.values()
-    )
 
 
 #: the limit forms of the parametric measures (where(alpha == -1, kl_elem(x, y), ...)) once
@@ -42,22 +37,10 @@ def _runtime_power(m):
 INTERIOR = [pytest.param(m, p, id=i) for (m, p), i in zip(CASES, IDS, strict=True)]
 
 
-AT_ZEROS = [
-    pytest.param(
-        m,
-        p,
-        # known defect at a zero of a run-time power (cressie_read, renyi, amari_alpha,
-        # tsallis, alpha_beta): a zero rule where(x == 0, 0, f) differentiates through the
-        # table's where partials to 0 * (f's derivative at the zero) = NaN; the one-sided
-        # limit of f's derivative is what is wanted and is not derived yet
-        marks=pytest.mark.xfail(
-            _runtime_power(m),
-            reason="zeros of run-time powers",
-        ),
-        id=i,
-    )
-    for (m, p), i in zip(CASES, IDS, strict=True)
-]
+#: a zero on either side: at a zero of a run-time power (cressie_read, renyi, amari_alpha,
+#: tsallis, alpha_beta, minkowski) the derivative is the one-sided limit that the symbolic
+#: layer derives (symbolic.limit_at_zero), no longer 0 * inf = NaN
+AT_ZEROS = INTERIOR
 RTOL = 1e-8
 DPS = 60
 H = mpf(10) ** -20
@@ -236,6 +219,44 @@ def test_epsilon_mode_kernels_agree_and_values_match_paired(m, zero):
         np.testing.assert_array_equal(np.isnan(g), np.isnan(r))
         fin = np.isfinite(r)
         np.testing.assert_allclose(g[fin], r[fin], rtol=1e-11, atol=1e-14)
+
+
+#: derivatives whose value at a zero is 0 * inf or inf - inf, and their one-sided limits
+LIMITS = [
+    # d/dx of x ((x / y)**lam - 1): (1 + lam) (x / y)**lam - 1, -1 for lam > 0, +inf for
+    # -1 < lam < 0, 0 at lam = 0
+    (
+        "(x / y) ** lam - 1 + x * (lam * (x / y) ** (lam - 1) * (1 / y))",
+        "x",
+        [
+            ({"y": 0.4, "lam": 0.5}, -1.0),
+            ({"y": 0.4, "lam": 2.0}, -1.0),
+            ({"y": 0.4, "lam": -0.5}, math.inf),
+            ({"y": 0.4, "lam": 0.0}, 0.0),
+        ],
+    ),
+    # d/dy of a (x - y) - y ((x / y)**a - 1): 1 - a - (1 - a) (x / y)**a, whose two 1 / y
+    # terms cancel exactly as y -> 0+: 1 - a for a < 0, -inf for 0 < a < 1
+    (
+        "-a + 1 - (x / y) ** a + y * (a * (x / y) ** (a - 1) * x / y / y)",
+        "y",
+        [
+            ({"x": 0.3, "a": -0.5}, 1.5),
+            ({"x": 0.3, "a": -2.0}, 3.0),
+            ({"x": 0.3, "a": 0.25}, -math.inf),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("src", "var", "points"), LIMITS)
+def test_limit_at_zero_follows_the_leading_terms(src, var, points):
+    lim = limit_at_zero(src, var)
+    assert lim is not None
+    f = compile_with(lim, array_vocabulary(array_api_compat.numpy))
+    for names, want in points:
+        got = f(**{k: np.float64(v) for k, v in names.items()})
+        assert float(got) == pytest.approx(want, rel=1e-14), names
 
 
 def test_max_accumulator_ties_go_to_the_lowest_index():

@@ -19,7 +19,10 @@ case is an expected failure with that reason, found by evaluating the definition
   the analytic chain rule takes 0 * inf = 0 (``mul0``);
 - a power to a run-time exponent at a zero of its base (renyi's ``div0(x, y) ** alpha`` at
   ``x = 0``, alpha < 1): its infinite derivative times the zero derivative of the base in
-  the other argument is NaN by autodiff, 0 by the analytic chain rule.
+  the other argument is NaN by autodiff, 0 by the analytic chain rule; and at the zero the
+  analytic gradient is the one-sided limit of the derivative (``symbolic.limit_at_zero``:
+  amari_alpha's ``d/dQ_i = -inf`` at ``Q_i = 0 < P_i``), where autodiff differentiates the
+  zero rule's own branch (``where(y == 0, (1 - alpha) / 2 * x, ...)``: 0).
 
 The helpers' zero rules are autograd-safe (``Helper.array_autograd`` in
 :mod:`divergences.vocabulary`), and so are a definition's own ``where`` on the data: on torch
@@ -127,7 +130,10 @@ def _why_not(m, zero, params, i, k):
                 return f"d finalize / d {n} is infinite: autodiff's 0 * inf = NaN"
     runtime_power = re.search(r"\*\*\s*\(?[A-Za-z_]|powm1", " ".join(terms.values()))
     if coordinate_zero and runtime_power:
-        return "a run-time power at a zero of its base: autodiff's 0 * inf = NaN"
+        return (
+            "a run-time power at a zero of its base: autodiff's 0 * inf = NaN or the zero "
+            "rule's branch, the analytic one-sided limit"
+        )
     return None
 
 
@@ -225,8 +231,6 @@ def test_jax_grad_through_the_reference_is_the_analytic_gradient(name):
             return dv.paired(a, b, name, backend="numpy").sum()
 
         got = jax.grad(f, argnums=(0, 1))(jnp.asarray(X), jnp.asarray(Y))
-    _, gA, gB = dv.paired_grad(X, Y, name, backend="numpy")
-    for g, r in zip(got, (gA, gB), strict=True):
-        g = np.asarray(g)
-        assert not np.any(np.isnan(g)), name
-        assert not np.any(_mismatch(g, r)), (name, g, r)
+    for g in got:
+        assert not np.any(np.isnan(np.asarray(g))), name
+    _check(dv.get(name), "strict", {}, tuple(np.asarray(g) for g in got))
