@@ -24,11 +24,11 @@ finite gradient.  Every expression is printed with branch-free twins of the help
 (:mod:`divergences.vecmath`: selects for ``where`` and the zero rules, a vectorisable exp,
 log, log1p, expm1 and run-time power), so that the sweeps vectorise along V (a run-time
 power ``a ** p`` is ``exp(p log a)`` there: within about ``|p log a|`` times 2**-52 of
-the C library's pow, not 1 ulp; the general path keeps pow); the sums are taken over the scratch rows by a
-separate loop compiled with re-association (a vector reduction), the values in float64
-whatever the input's precision, the gradient written in the input's dtype (float32 in,
-float32 out).  Measures with a max/min accumulator (Chebyshev) are not fused: the caller
-uses :func:`divergences.spaces.rowwise`.
+the C library's pow, not 1 ulp; the general path keeps pow); the sums are taken over the
+scratch rows by a separate loop compiled with re-association (a vector reduction), the
+values in float64 whatever the input's precision, the gradient written in the input's dtype
+(float32 in, float32 out).  Measures with a max/min accumulator (Chebyshev) are not fused:
+the caller uses :func:`divergences.spaces.rowwise`.
 """
 
 from __future__ import annotations

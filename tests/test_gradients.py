@@ -23,7 +23,8 @@ from mpmath import mp, mpf
 
 import divergences as dv
 from divergences.expr import compile_with
-from divergences.symbolic import limit_at_zero
+from divergences.limits import limit_at_zero
+from divergences.symbolic import zero_limits_dropped
 from divergences.vocabulary import array_vocabulary
 
 CASES = [(m, params) for m in dv.measures() for params in m.param_grid()]
@@ -38,9 +39,21 @@ INTERIOR = [pytest.param(m, p, id=i) for (m, p), i in zip(CASES, IDS, strict=Tru
 
 
 #: a zero on either side: at a zero of a run-time power (cressie_read, renyi, amari_alpha,
-#: tsallis, alpha_beta, minkowski) the derivative is the one-sided limit that the symbolic
-#: layer derives (symbolic.limit_at_zero), no longer 0 * inf = NaN
-AT_ZEROS = INTERIOR
+#: tsallis, minkowski) the derivative is the one-sided limit that the symbolic layer derives
+#: (limits.limit_at_zero), no longer 0 * inf = NaN; a measure whose derivative with its
+#: limits would pass symbolic.LIMIT_SOURCE_MAX (alpha_beta) keeps the NaN
+AT_ZEROS = [
+    pytest.param(
+        m,
+        p,
+        marks=pytest.mark.xfail(
+            any(zero_limits_dropped(a.term) for a in m.strict.accumulators.values()),
+            reason="limits at zero left out: longer than symbolic.LIMIT_SOURCE_MAX",
+        ),
+        id=i,
+    )
+    for (m, p), i in zip(CASES, IDS, strict=True)
+]
 RTOL = 1e-8
 DPS = 60
 H = mpf(10) ** -20

@@ -20,7 +20,7 @@ case is an expected failure with that reason, found by evaluating the definition
 - a power to a run-time exponent at a zero of its base (renyi's ``div0(x, y) ** alpha`` at
   ``x = 0``, alpha < 1): its infinite derivative times the zero derivative of the base in
   the other argument is NaN by autodiff, 0 by the analytic chain rule; and at the zero the
-  analytic gradient is the one-sided limit of the derivative (``symbolic.limit_at_zero``:
+  analytic gradient is the one-sided limit of the derivative (``limits.limit_at_zero``:
   amari_alpha's ``d/dQ_i = -inf`` at ``Q_i = 0 < P_i``), where autodiff differentiates the
   zero rule's own branch (``where(y == 0, (1 - alpha) / 2 * x, ...)``: 0).
 
