@@ -80,12 +80,11 @@ def _torch(loss: str) -> Any:
 
 
 def _ours(loss: str) -> Any:
-    spaces = {"kl": ("kl", "log_probs", "probs", 1.0)}
-    spaces["jsd"] = ("jensen_shannon", "log_probs", "log_probs", 1.0)
-    spaces["tvd"] = ("manhattan", "probs", "probs", 0.5)
-    measure, inp, tgt, scale = spaces[loss]
-    fn = dvt.Loss(measure, input=inp, target=tgt, reduction="batchmean")
-    return lambda x, t: scale * fn(x, t)
+    spaces = {"kl": ("kl", "log_probs", "probs")}
+    spaces["jsd"] = ("jensen_shannon", "log_probs", "log_probs")
+    spaces["tvd"] = ("total_variation", "probs", "probs")
+    measure, inp, tgt = spaces[loss]
+    return dvt.Loss(measure, input=inp, target=tgt, reduction="batchmean")
 
 
 def _liger(loss: str) -> Any:

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import copy
+import math
 import re
 from types import ModuleType
 from typing import Any
@@ -64,12 +65,27 @@ class _Branchless(_Scalar):
     def _log_of(self, node: ast.expr) -> str | None:
         return self.logs.get(node.id) if isinstance(node, ast.Name) else None
 
+    def _log_of_scaled(self, node: ast.expr) -> tuple[float, str] | None:
+        """(c, name of log x) for ``c * x`` or ``x * c`` with a positive constant c."""
+        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)):
+            return None
+        for a, b in ((node.left, node.right), (node.right, node.left)):
+            lx = self._log_of(b)
+            if isinstance(a, ast.Constant) and isinstance(a.value, (int, float)) and lx:
+                return (float(a.value), lx) if a.value > 0 else None
+        return None
+
     def visit_Call(self, node: ast.Call) -> ast.AST:  # noqa: N802 (ast's name)
         assert isinstance(node.func, ast.Name)
         name = node.func.id
         logs = [self._log_of(a) for a in node.args]
         if name == "log" and logs[0]:
             return ast.Name(logs[0], ast.Load())
+        scaled = self._log_of_scaled(node.args[0])
+        if name == "log" and scaled is not None:
+            # log(c * x) = log(c) + log x, the log-probability itself (one log fewer)
+            c, lx = scaled
+            return ast.BinOp(ast.Constant(math.log(c)), ast.Add(), ast.Name(lx, ast.Load()))
         if name == "kl_elem" and all(logs):
             self.generic_visit(node)
             node.func = ast.Name("kl_elem_l", ast.Load())
