@@ -299,15 +299,11 @@ def _load(space: str, side: str) -> list[str]:
     return [f"        p{side} = np.float64({z}[k])", f"        lp{side} = log_v(p{side})"]
 
 
-def module_source(
-    measure: Measure, zero: str, inp: str, tgt: str, wrt: str, split: bool | None = None
-) -> str:
+def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> str:
     """Source of the fused loss module of ``measure`` (see the module docstring).
 
     ``inp``/``tgt``: the spaces of the input and the target; ``wrt``: ``"y"`` when the input
-    is the measure's second argument (Q), ``"x"`` when it is the first (``reverse``);
-    ``split``: whether an affine finalize's gradient terms get a loop of their own (None:
-    where the two expressions together are too big, see ``_too_big``).
+    is the measure's second argument (Q), ``"x"`` when it is the first (``reverse``).
     """
     from .symbolic import derivative, scaled_derivative
 
@@ -339,7 +335,7 @@ def module_source(
     gargs = "".join(f", g_{a}" for a in accs)
     # an affine finalize knows its partials before the sweep: the gradient terms can share
     # the terms' loop, unless the two together are too big for the vectoriser
-    together = affine and not _too_big(body[0], gbody) if split is None else affine and not split
+    together = affine and not _too_big(body[0], gbody)
     if together:
         body.append(gbody)
     sweeps = [
@@ -366,10 +362,7 @@ def module_source(
     if affine:
         # the partials are constants: known before the sweep that uses them
         prologue += dfinal_src
-        gzero = "".join(f", g_{a}" for a in accs)
         dfinal_src = []
-    else:
-        gzero = ""
     if inp == "logits":
         to_input = [
             "        q = ei[k] * ri",
@@ -408,7 +401,7 @@ def module_source(
         to_input="\n".join(to_input),
         params=params,
         prologue="\n".join(prologue) or "    pass",
-        gzero=gzero,
+        gzero=gargs if affine else "",
         sums=sums,
         finalize=finalize,
         dfinal="\n".join(dfinal_src),

@@ -161,10 +161,9 @@ def expm1_v(t: float) -> float:
 
 @_jit
 def log1pmx_v(r: float) -> float:
-    """log(1 + r) - r (log1pmx) for every r >= -1."""
-    small = abs(r) < LOG1PMX_SERIES_BELOW
-    series = log1pmx_series(_where(small, r, 0.0))
-    return _where(small, series, log1p_v(r) - r)
+    """log(1 + r) - r (log1pmx) for every r >= -1: ``_log1pmx_v`` for |r| <= 1/2."""
+    near = abs(r) <= 0.5
+    return _where(near, _log1pmx_v(_where(near, r, 0.0)), log_v(1.0 + r) - r)
 
 
 @_jit
