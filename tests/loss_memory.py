@@ -63,9 +63,10 @@ def peak_growth(B: int, V: int, measure: str = "kl", impl: str = "divergences") 
         [sys.executable, __file__, str(B), str(V), measure, impl],
         capture_output=True,
         text=True,
-        check=True,
         env=env,
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"loss_memory.py {B} {V} {measure} {impl} failed:\n{out.stderr}")
     return int(out.stdout.split()[-1])
 
 
