@@ -12,9 +12,11 @@ parallel, one contiguous block of rows per thread, a few float64 scratch rows pe
 2. one sweep evaluating the accumulator terms of the definition on ``(x_k, y_k)`` and, where
    the finalize is affine in the accumulators (KL, JS, TVD, ... : its partial derivatives are
    constants), the gradient term ``g_k = sum_acc dF/dacc * q dT_acc/dq (x_k, y_k)`` in the
-   same sweep (in a sweep of its own where both together hold several run-time powers: one
-   big loop vectorised five times slower than two); otherwise a second sweep after the
-   finalize;
+   same loop (sharing their run-time powers); otherwise a second sweep after the finalize.
+   A sweep computes the forms where no probability is 0 (:func:`divergences.fused_forms.
+   off_the_edges`), one loop per case of the parameters (``alpha == 1``: unswitched); a pass
+   over the coordinates where one is 0 then computes the full forms there (the zero rules,
+   the one-sided limits of the gradient), so that no select evaluates them everywhere;
 3. the chain rule to the input's space: logits ``(g_k - q_k sum_j g_j) / T``, log-probabilities
    ``g_k``, probabilities ``dF/dq_k`` itself.
 
@@ -33,17 +35,15 @@ the caller uses :func:`divergences.spaces.rowwise`.
 
 from __future__ import annotations
 
-import ast
-import copy
-import math
 import re
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from .expr import parse
-from .kernels.codegen import HELPER_IMPORTS, _Scalar
+from .fused_forms import _src, _unswitched, off_the_edges
+from .fused_templates import EDGES, HEAD, ROW, SWEEP
+from .kernels.codegen import HELPER_IMPORTS
 from .spec import Measure
 from .vecmath import TWINS
 
@@ -52,88 +52,9 @@ __all__ = ["fusable", "loss_rows", "module_source", "resolve", "rowwise_input"]
 SPACES = ("probs", "log_probs", "logits")
 
 
-class _Branchless(_Scalar):
-    """The Numba printer with ``where`` as a select and the helpers' branch-free twins;
-    with ``logs`` (variable -> the name of its logarithm), the log-space forms: ``log(x)``
-    is the log-probability itself, ``xlogy(a, x)`` is ``a * log x`` and ``kl_elem(x, y)``
-    takes both logarithms (finite where a probability underflowed and its log did not)."""
-
-    def __init__(self, rename: dict[str, str], logs: dict[str, str] | None = None) -> None:
-        super().__init__(rename)
-        self.logs = logs or {}
-
-    def _log_of(self, node: ast.expr) -> str | None:
-        return self.logs.get(node.id) if isinstance(node, ast.Name) else None
-
-    def _log_of_scaled(self, node: ast.expr) -> tuple[float, str] | None:
-        """(c, name of log x) for ``c * x`` or ``x * c`` with a positive constant c."""
-        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)):
-            return None
-        for a, b in ((node.left, node.right), (node.right, node.left)):
-            lx = self._log_of(b)
-            if isinstance(a, ast.Constant) and isinstance(a.value, (int, float)) and lx:
-                return (float(a.value), lx) if a.value > 0 else None
-        return None
-
-    def visit_Call(self, node: ast.Call) -> ast.AST:  # noqa: N802 (ast's name)
-        assert isinstance(node.func, ast.Name)
-        name = node.func.id
-        logs = [self._log_of(a) for a in node.args]
-        if name == "log" and logs[0]:
-            return ast.Name(logs[0], ast.Load())
-        scaled = self._log_of_scaled(node.args[0])
-        if name == "log" and scaled is not None:
-            # log(c * x) = log(c) + log x, the log-probability itself (one log fewer)
-            c, lx = scaled
-            return ast.BinOp(ast.Constant(math.log(c)), ast.Add(), ast.Name(lx, ast.Load()))
-        if name == "kl_elem" and all(logs):
-            self.generic_visit(node)
-            node.func = ast.Name("kl_elem_l", ast.Load())
-            node.args += [ast.Name(n, ast.Load()) for n in logs]
-            return node
-        if name == "xlogy" and logs[1]:
-            self.generic_visit(node)
-            a = node.args[0]
-            prod = ast.BinOp(a, ast.Mult(), ast.Name(logs[1], ast.Load()))
-            test = ast.Compare(copy.deepcopy(a), [ast.Eq()], [ast.Constant(0.0)])
-            return ast.Call(ast.Name("_where", ast.Load()), [test, ast.Constant(0.0), prod], [])
-        if name == "where" and not any(
-            isinstance(n, ast.Name) and n.id in ("x", "y") for n in ast.walk(node.args[0])
-        ):
-            # a condition on parameters only (a limit form: alpha == -1) is the same for every
-            # coordinate: a branch (the loop is unswitched), not a select that evaluates the
-            # unchosen forms' powers for every coordinate
-            return super().visit_Call(node)
-        if name == "where" or name in TWINS:
-            self.generic_visit(node)
-            node.func = ast.Name("_where" if name == "where" else TWINS[name], ast.Load())
-            return node
-        return super().visit_Call(node)
-
-    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:  # noqa: N802 (ast's name)
-        new = super().visit_BinOp(node)
-        if isinstance(new, ast.Call) and isinstance(new.func, ast.Name) and new.func.id == "ipow":
-            new.func = ast.Name("pow_v", ast.Load())  # a run-time exponent, vectorised
-        return new
-
-
-def _src(expr: str, rename: dict[str, str], logs: dict[str, str] | None = None) -> str:
-    tree = copy.deepcopy(parse(expr))
-    tree = ast.fix_missing_locations(_Branchless(rename, logs).visit(tree))
-    return ast.unparse(tree.body)
-
-
 def fusable(measure: Measure, zero: str) -> bool:
     """Whether ``measure`` has a fused loss kernel (every accumulator a sum)."""
     return all(acc.reduce == "sum" for acc in measure.rule(zero).accumulators.values())
-
-
-def _too_big(term: str, grad: str) -> bool:
-    """Whether the terms and the gradient terms are too big to share one loop: past a few
-    run-time powers, LLVM's vectorised loop over both ran 5-6 times slower than two loops
-    over one each (amari_alpha at 64 x 8000: 162-200 ns an element against 32), so the
-    measures with run-time powers take two loops."""
-    return sum(term.count(f) + grad.count(f) for f in ("pow_v(", "powm1_v(")) > 2
 
 
 def _affine(rule: Any, dfinal: dict[str, str]) -> bool:
@@ -141,162 +62,18 @@ def _affine(rule: Any, dfinal: dict[str, str]) -> bool:
     return not any(set(re.findall(r"[A-Za-z_]\w*", src)) & names for src in dfinal.values())
 
 
-_HEAD = """\
-# Generated by divergences from the definition of {name!r} (zero={zero!r}): fused loss,
-# input {inp} ({wrt}), target {tgt}. Do not edit.
-import math
-
-import numba
-import numpy as np
-
-from divergences.kernels.numba_helpers import {helpers}, _where
-from divergences.vecmath import {twins}
-
-_MAP = dict(error_model="numpy", nogil=True, fastmath={{"contract", "nsz"}})
-_SUM = dict(error_model="numpy", nogil=True, fastmath={{"contract", "nsz", "reassoc"}})
-NSCRATCH = {nscratch}
-
-
-@numba.njit(inline="always", error_model="numpy")
-def _mul0(g, t):
-    # g * t, 0 where either factor is 0 (an infinite factor times a vanishing one)
-    return _where((g == 0.0) | (t == 0.0), 0.0, g * t)
-
-
-@numba.njit(**_SUM)
-def _sum(a, n):
-    s = 0.0
-    for k in range(n):
-        s += a[k]
-    return s
-
-
-@numba.njit(error_model="numpy", nogil=True, fastmath={{"nnan", "nsz", "reassoc"}})
-def _max(z, inv, n):
-    # eight running maxima (a vector of them): the loop vectoriser does not take the
-    # select-based reduction
-    m0 = m1 = m2 = m3 = m4 = m5 = m6 = m7 = -math.inf
-    full = n - n % 8
-    for k in range(0, full, 8):
-        m0 = max(m0, np.float64(z[k]))
-        m1 = max(m1, np.float64(z[k + 1]))
-        m2 = max(m2, np.float64(z[k + 2]))
-        m3 = max(m3, np.float64(z[k + 3]))
-        m4 = max(m4, np.float64(z[k + 4]))
-        m5 = max(m5, np.float64(z[k + 5]))
-        m6 = max(m6, np.float64(z[k + 6]))
-        m7 = max(m7, np.float64(z[k + 7]))
-    for k in range(full, n):
-        m0 = max(m0, np.float64(z[k]))
-    m = max(max(max(m0, m1), max(m2, m3)), max(max(m4, m5), max(m6, m7)))
-    return m * inv
-
-
-@numba.njit(**_SUM)
-def _bad_probs(z, n):
-    # a probability row must be finite and non-negative: count the others (NaN included)
-    c = 0.0
-    for k in range(n):
-        v = np.float64(z[k])
-        c += _where((v >= 0.0) & (v < math.inf), 0.0, 1.0)
-    return c
-
-
-@numba.njit(**_MAP)
-def _exp_shift(z, inv, m, out, n):
-    for k in range(n):
-        out[k] = exp_v(np.float64(z[k]) * inv - m)
-
-
-@numba.njit(**_MAP)
-def _normalise(z, inv, e, n):
-    \"\"\"e[k] = exp(z[k] * inv - max); returns (1 / sum(e), log of the normaliser).\"\"\"
-    m = _max(z, inv, n)
-    m = m if abs(m) < math.inf else 0.0  # a row of -inf only is 0 / 0 = NaN, reported
-    _exp_shift(z, inv, m, e, n)
-    s = _sum(e, n)
-    return 1.0 / s, m + math.log(s)
-"""
-
-_SWEEP = """
-
-@numba.njit(**_MAP)
-def _sweep{tag}(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d{gargs}{params}):
-    for k in range(n):
-{load}
-{body}
-"""
-
-_ROW = """
-
-@numba.njit(**_MAP)
-def _to_input(S, ei, ri, gq, inv, gout, n):
-    # inv: 1 / temperature times the gradient's scale (the reduction's weight)
-    for k in range(n):
-{to_input}
-
-
-@numba.njit(**_MAP)
-def row(zi, zt, gout, S, inv, scale, _eps{params}):
-    \"\"\"The value of one row pair; writes ``scale`` times the gradient with respect to zi
-    into gout.\"\"\"
-    n = zi.shape[0]
-    _d = np.float64(n)
-    ei = S[0]
-    et = S[1]
-    ri = 1.0
-    rt = 1.0
-    li = 0.0
-    lt = 0.0
-{prologue}
-    _sweep1(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d{gzero}{params})
-{sums}
-    _value = {finalize}
-{dfinal}
-{second}
-    gq = {gq_sum}
-    _to_input(S, ei, ri, gq, {gscale}, gout, n)
-    return _value
-
-
-@numba.njit(parallel=True, error_model="numpy", nogil=True)
-def loss(ZI, ZT, keep, out, GOUT, nt, inv, scale, _eps{params}):
-    \"\"\"out[i] = value of row i, GOUT[i] = ``scale`` times its gradient w.r.t. ZI[i] (the
-    weight of a reduction, applied before the gradient is rounded to ZI's dtype, so that a
-    loss's backward pass needs no second sweep); rows with keep[i] = 0
-    are not read (value 0, gradient 0).  Returns the index of the first row whose
-    probabilities are not finite and non-negative, or -1.\"\"\"
-    m, n = ZI.shape
-    bad = np.full(nt, -1, dtype=np.int64)
-    for t in numba.prange(nt):
-        S = np.empty((NSCRATCH, n), dtype=np.float64)
-        for i in range(t * m // nt, (t + 1) * m // nt):
-            if keep[i] == 0:
-                out[i] = 0.0
-                GOUT[i, :] = 0.0
-                continue
-            if {check} and bad[t] < 0:
-                bad[t] = i
-            out[i] = row(ZI[i], ZT[i], GOUT[i], S, inv, scale, _eps{params})
-    first = -1
-    for t in range(nt):
-        if bad[t] >= 0 and (first < 0 or bad[t] < first):
-            first = bad[t]
-    return first
-"""
-
-
-def _load(space: str, side: str) -> list[str]:
-    """Statements giving the probability (and log-probability) of ``side`` at k."""
+def _load(space: str, side: str) -> tuple[list[str], list[str]]:
+    """Statements giving the probability of ``side`` at k, and then its log-probability."""
     z, e, r, lg = ("zi", "ei", "ri", "li") if side == "i" else ("zt", "et", "rt", "lt")
     if space == "logits":
-        return [
-            f"        p{side} = {e}[k] * {r}",
-            f"        lp{side} = np.float64({z}[k]) * inv - {lg}",
-        ]
+        return [f"p{side} = {e}[k] * {r}"], [f"lp{side} = np.float64({z}[k]) * inv - {lg}"]
     if space == "log_probs":
-        return [f"        lp{side} = np.float64({z}[k])", f"        p{side} = exp_v(lp{side})"]
-    return [f"        p{side} = np.float64({z}[k])", f"        lp{side} = log_v(p{side})"]
+        return [f"lp{side} = np.float64({z}[k])", f"p{side} = exp_v(lp{side})"], []
+    return [f"p{side} = np.float64({z}[k])"], [f"lp{side} = log_v(p{side})"]
+
+
+def _indented(lines: list[str], by: int) -> str:
+    return "\n".join(" " * by + line for line in lines)
 
 
 def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> str:
@@ -324,35 +101,82 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
     nacc = 1 if affine else len(accs)
     gcol = 2 + nacc
     params = "".join(f", par_{p}" for p in pnames)
-    load = _load(inp, "i") + _load(tgt, "t")
-    gsum = " + ".join(f"_mul0(g_{a}, {_src(dterm[a], term_ren, logs)})" for a in accs)
-    terms = {a: _src(rule.accumulators[a].term, term_ren, logs) for a in accs}
-    if affine:
-        body = ["        S[2, k] = " + " + ".join(f"_mul0(g_{a}, {terms[a]})" for a in accs)]
-    else:
-        body = [f"        S[{2 + j}, k] = {terms[a]}" for j, a in enumerate(accs)]
-    gbody = f"        S[{gcol}, k] = {gsum}"
+    probe_i, rest_i = _load(inp, "i")
+    probe_t, rest_t = _load(tgt, "t")
+    probe, rest = probe_i + probe_t, rest_i + rest_t
+    load = probe + rest
+
+    def statements(srcs: dict[str, str], positive: bool = False) -> list[str]:
+        """A sweep's statements at k: the terms (``"t:acc"`` sources; one row, or one per
+        accumulator) and the gradient terms (``"g:acc"``), those of ``srcs`` (``positive``:
+        where no coordinate is 0)."""
+        out = []
+        t = {
+            a: _src(srcs[f"t:{a}"], term_ren, logs, positive)
+            for a in accs
+            if f"t:{a}" in srcs
+        }
+        if t and affine:
+            out.append("S[2, k] = " + " + ".join(f"_mul0(g_{a}, {t[a]})" for a in accs))
+        elif t:
+            out += [f"S[{2 + j}, k] = {t[a]}" for j, a in enumerate(accs)]
+        if f"g:{accs[0]}" in srcs:
+            g = (
+                f"_mul0(g_{a}, {_src(srcs[f'g:{a}'], term_ren, logs, positive)})" for a in accs
+            )
+            out.append(f"S[{gcol}, k] = " + " + ".join(g))
+        return out
+
+    def loop(srcs: dict[str, str]) -> list[str]:
+        body = load + statements(srcs, positive=True)
+        return ["for k in range(n):"] + ["    " + line for line in body]
+
+    full = {f"t:{a}": rule.accumulators[a].term for a in accs}
+    gfull = {f"g:{a}": dterm[a] for a in accs}
+    peeled = {k: off_the_edges(v) for k, v in (full | gfull).items()}
     gargs = "".join(f", g_{a}" for a in accs)
-    # an affine finalize knows its partials before the sweep: the gradient terms can share
-    # the terms' loop, unless the two together are too big for the vectoriser
-    together = affine and not _too_big(body[0], gbody)
+    # an affine finalize knows its partials before the sweep: the gradient terms share the
+    # terms' loop (and their common subexpressions: the run-time powers)
+    together = affine
     if together:
-        body.append(gbody)
-    sweeps = [
-        _SWEEP.format(
-            tag="1",
-            gargs=gargs if affine else "",
-            params=params,
-            load="\n".join(load),
-            body="\n".join(body),
-        )
-    ]
+        full |= gfull
+
+    def sweep(tag: str, g: str, srcs: dict[str, str]) -> str:
+        """The sweep ``tag`` over the terms ``srcs`` (unswitched on the parameters' cases;
+        the forms where no coordinate is 0), and its pass over the coordinates at 0 where
+        it has one (the full forms); the driver's calls go to ``calls[tag]``."""
+        plain = {k: peeled[k][0] for k in srcs}
+        at = {xy[c] for k in srcs for c in peeled[k][1]}
+        body = statements(srcs)
+        if inp != "probs" and any(k.startswith("g:") for k in srcs):
+            # an input probability exactly 0 (a logit masked with -inf; not an underflowed
+            # one, whose log-probability is exact) takes no part in the gradient: q dT/dq = 0
+            # there, as q * g = 0 where q = 0 on the general path (spaces.mul0)
+            at.add("pi")
+            body.append(f"S[{gcol}, k] = _where(lpi == -math.inf, 0.0, S[{gcol}, k])")
+        loops = _unswitched(plain, loop, rename)
+        out = SWEEP.format(tag=tag, gargs=g, params=params, loops=_indented(loops, 4))
+        call = f"(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d{g}{params})"
+        calls[tag] = f"    _sweep{tag}{call}"
+        if at:
+            out += EDGES.format(
+                tag=tag,
+                gargs=g,
+                params=params,
+                probe=_indented(probe, 8),
+                test=" or ".join(f"{c} == 0.0" for c in sorted(at)),
+                load=_indented(rest, 8),
+                body=_indented(body, 8),
+            )
+            calls[tag] += f"\n    _edges{tag}{call.replace(', S,', ', S, Z,')}"
+        return out
+
+    calls: dict[str, str] = {}
+    sweeps = [sweep("1", gargs if affine else "", full)]
     second = ""
     if not together:
-        sweeps.append(
-            _SWEEP.format(tag="2", gargs=gargs, params=params, load="\n".join(load), body=gbody)
-        )
-        second = f"    _sweep2(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d{gargs}{params})"
+        sweeps.append(sweep("2", gargs, gfull))
+        second = calls["2"]
     prologue = []
     if inp == "logits":
         prologue.append("    ri, li = _normalise(zi, inv, ei, n)")
@@ -386,7 +210,7 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
         check.append("_bad_probs(ZT[i], n) > 0")
     twins = sorted({*TWINS.values(), "kl_elem_l", "pow_v"})
     helpers = HELPER_IMPORTS
-    src = _HEAD.format(
+    src = HEAD.format(
         name=measure.name,
         zero=zero,
         inp=inp,
@@ -397,11 +221,11 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
         nscratch=gcol + 1,
     )
     src += "".join(sweeps)
-    src += _ROW.format(
+    src += ROW.format(
         to_input="\n".join(to_input),
         params=params,
         prologue="\n".join(prologue) or "    pass",
-        gzero=gargs if affine else "",
+        first=calls["1"],
         sums=sums,
         finalize=finalize,
         dfinal="\n".join(dfinal_src),

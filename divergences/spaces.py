@@ -75,7 +75,9 @@ def grad_from_probs(
     qg = mul0(Q, G, xp)
     if space == "log_probs":
         return qg
-    return (qg - Q * xp.sum(qg, axis=-1, keepdims=True)) / temperature
+    # mul0 here too: a coordinate with q = 0 (a logit masked with -inf) has gradient 0 even
+    # where the row's sum is infinite (the value is infinite there), not 0 * inf = NaN
+    return (qg - mul0(Q, xp.sum(qg, axis=-1, keepdims=True), xp)) / temperature
 
 
 def rowwise(

@@ -516,3 +516,109 @@ def test_the_gradient_scale_is_applied_in_the_kernel(space):
     _, g64, _ = loss_rows(m, inp, tgt, **common)
     assert g32.dtype == np.float32
     np.testing.assert_allclose(g32, (g64.astype(np.float64) / 3.0).astype(np.float32), rtol=3e-7)
+
+
+def _edge_rows() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Logits masked with -inf (a probability exactly 0), the probabilities they give, and
+    targets with exact zeros: a zero on one side, on the other and on both. (An underflowed
+    logit is not a zero for the fused kernel, which takes the exact log-probability, while
+    the general path sees a 0: see test_log_measures_with_logits_1000_apart_and_liger_1453.)"""
+    z, t = _rows(41, B=4, V=9)
+    z64 = z.astype(np.float64)
+    z64[:, 1] = -np.inf
+    z64[1, 4] = -np.inf
+    p = _as("probs", t).astype(np.float64)
+    p[:, [1, 2]] = 0.0
+    p[3, 6] = 0.0
+    p /= p.sum(axis=1, keepdims=True)
+    e = np.exp(z64 - z64.max(axis=1, keepdims=True))
+    return z64, e / e.sum(axis=1, keepdims=True), p
+
+
+def _same_rows(a: np.ndarray, b: np.ndarray, what: str) -> None:
+    """Equal infinities (with their signs) and NaNs where they are, finite values close
+    (1e-9 of the row's largest finite value)."""
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b), err_msg=what)
+    np.testing.assert_array_equal(np.isinf(a), np.isinf(b), err_msg=what)
+    inf = np.isinf(a)
+    np.testing.assert_array_equal(np.sign(a[inf]), np.sign(b[inf]), err_msg=what)
+    fin = np.isfinite(a) & np.isfinite(b)
+    scale = np.max(np.where(fin, np.abs(b), 0), axis=-1, keepdims=True) + 1e-300
+    fa, fb = np.where(fin, a, 0) / scale, np.where(fin, b, 0) / scale
+    np.testing.assert_allclose(fa, fb, rtol=0, atol=1e-9, err_msg=what)
+
+
+def _check_at_zeros(m, spaces: tuple[str, ...]) -> None:
+    z, q, p = _edge_rows()
+    inputs = {"logits": z, "probs": q}
+    for params in list(m.param_grid()) if m.params else [{}]:
+        _, zero, eps, prm = resolve(m.name, dict(params))
+        for space in spaces:
+            for reverse in (False, True):
+                common = dict(
+                    input_space=space, target_space="probs", temperature=1.0, reverse=reverse
+                )
+                v, g, bad = loss_rows(
+                    m, inputs[space], p, zero=zero, eps=eps, params=prm, **common
+                )
+                assert bad == -1
+                rv, rg, _ = rowwise(m.name, inputs[space], p, options=dict(params), **common)
+                what = f"{m.name} {params} {space} reverse={reverse}"
+                _same_rows(v, rv, what)
+                _same_rows(g, rg, what)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "m", [m for m in dv.measures() if fusable(m, "strict")], ids=lambda m: m.name
+)
+def test_fused_at_zero_probabilities_equals_the_general_path(m):
+    """Where a probability is 0 (of the input: a logit masked with -inf; of the target; or
+    both) the fused kernel computes the full forms in a pass of its own
+    (fused_forms.off_the_edges: the zero rules and the one-sided limits of the gradient leave
+    the sweeps): values and gradients equal the general path's, infinities and NaNs included,
+    forward and reverse, at every parameter test value. A masked logit takes no part in
+    the gradient (q dT/dq = 0 where q is exactly 0, as spaces.mul0 on the general path; before,
+    alpha_beta's NaN limit there turned the whole row NaN). (Logits only: the kernels of
+    test_fused_equals_the_general_path_for_every_measure, compiled once.)"""
+    _check_at_zeros(m, ("logits",))
+
+
+@pytest.mark.parametrize("m", _sample(), ids=lambda m: m.name)
+def test_fused_at_zero_probabilities_with_probabilities_in(m):
+    """The same with probabilities as the input (zeros on the input's side given as 0)."""
+    _check_at_zeros(m, ("probs",))
+
+
+def test_off_the_edges_leaves_the_forms_where_no_coordinate_is_zero():
+    """Every where(c == 0, a, b) on a coordinate goes (b stays), conditions on parameters
+    and on coordinates other than their zero stay, and the tested coordinates are named."""
+    from divergences.fused_forms import off_the_edges
+
+    src = "where(alpha == 1, where(-y == 0, 0, x * y), where(x < y / 2, where(0 == x, 1, x), y))"
+    plain, edges = off_the_edges(src)
+    assert plain == "where(alpha == 1, x * y, where(x < y / 2, x, y))"
+    assert edges == frozenset({"x", "y"})
+    assert off_the_edges("where(x - y == 0, 0, x)") == ("where(x - y == 0, 0, x)", frozenset())
+
+
+@pytest.mark.parametrize(("name", "reverse"), [("pearson", True), ("alpha_beta", False)])
+def test_a_masked_logit_has_gradient_zero_on_both_paths(name, reverse):
+    """A logit masked with -inf has probability exactly 0 whatever the other logits do: its
+    gradient is 0, on the fused kernel and on the general path, also in a row whose value is
+    infinite. Before, the general path gave 0 * inf = NaN there (Pearson reversed: the
+    target's zeros make the row infinite) and the fused kernel turned alpha_beta's rows with
+    a masked logit NaN (its scaled derivative's NaN limit at q = 0 went into the row's sum)."""
+    z, _, p = _edge_rows()
+    m = dv.get(name)
+    _, zero, eps, prm = resolve(name, {})
+    common = dict(input_space="logits", target_space="probs", temperature=1.0, reverse=reverse)
+    v, g, _ = loss_rows(m, z, p, zero=zero, eps=eps, params=prm, **common)
+    rv, rg, _ = rowwise(name, z, p, options={}, **common)
+    masked = np.isneginf(z)
+    assert np.all(g[masked] == 0.0) and np.all(rg[masked] == 0.0)
+    if name == "alpha_beta":
+        assert np.all(np.isfinite(v)) and np.all(np.isfinite(g))
+        np.testing.assert_allclose(g, rg, rtol=1e-9, atol=1e-12)
+    else:
+        assert np.all(np.isinf(v)) and np.all(np.isinf(rv))

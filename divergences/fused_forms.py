@@ -1,0 +1,220 @@
+"""The forms of the fused sweeps (:mod:`divergences.fused`): expressions printed for a loop
+that vectorises along V, off the edges of the domain, and unswitched on the parameters' cases.
+
+- :class:`_Branchless` prints an expression with selects for ``where`` and the branch-free
+  twins of the helpers (:mod:`divergences.vecmath`), log-space forms where a coordinate's
+  log-probability is known, and ``exp(p log a)`` for a run-time power where no coordinate is 0;
+- :func:`off_the_edges` drops the zero rules and the one-sided limits at a zero, which a
+  separate pass over the coordinates at 0 computes;
+- :func:`_unswitched` puts one loop in each case of a condition on the parameters only
+  (``alpha == 1``), so that no loop carries the forms of another case.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import math
+from typing import Any
+
+from .expr import parse
+from .kernels.codegen import _Scalar
+from .vecmath import TWINS
+
+__all__ = ["off_the_edges"]
+
+
+class _Branchless(_Scalar):
+    """The Numba printer with ``where`` as a select and the helpers' branch-free twins;
+    with ``logs`` (variable -> the name of its logarithm), the log-space forms: ``log(x)``
+    is the log-probability itself, ``xlogy(a, x)`` is ``a * log x`` and ``kl_elem(x, y)``
+    takes both logarithms (finite where a probability underflowed and its log did not)."""
+
+    def __init__(
+        self, rename: dict[str, str], logs: dict[str, str] | None = None, positive: bool = False
+    ) -> None:
+        super().__init__(rename)
+        self.logs = logs or {}
+        self.positive = positive
+
+    def _log_of(self, node: ast.expr) -> str | None:
+        return self.logs.get(node.id) if isinstance(node, ast.Name) else None
+
+    def _log_of_scaled(self, node: ast.expr) -> tuple[float, str] | None:
+        """(c, name of log x) for ``c * x`` or ``x * c`` with a positive constant c."""
+        if not (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult)):
+            return None
+        for a, b in ((node.left, node.right), (node.right, node.left)):
+            lx = self._log_of(b)
+            if isinstance(a, ast.Constant) and isinstance(a.value, (int, float)) and lx:
+                return (float(a.value), lx) if a.value > 0 else None
+        return None
+
+    def visit_Call(self, node: ast.Call) -> ast.AST:  # noqa: N802 (ast's name)
+        assert isinstance(node.func, ast.Name)
+        name = node.func.id
+        logs = [self._log_of(a) for a in node.args]
+        if name == "log" and logs[0]:
+            return ast.Name(logs[0], ast.Load())
+        scaled = self._log_of_scaled(node.args[0])
+        if name == "log" and scaled is not None:
+            # log(c * x) = log(c) + log x, the log-probability itself (one log fewer)
+            c, lx = scaled
+            return ast.BinOp(ast.Constant(math.log(c)), ast.Add(), ast.Name(lx, ast.Load()))
+        if name == "kl_elem" and all(logs):
+            self.generic_visit(node)
+            node.func = ast.Name("kl_elem_l", ast.Load())
+            node.args += [ast.Name(n, ast.Load()) for n in logs]
+            return node
+        if name == "xlogy" and logs[1]:
+            self.generic_visit(node)
+            a = node.args[0]
+            prod = ast.BinOp(a, ast.Mult(), ast.Name(logs[1], ast.Load()))
+            test = ast.Compare(copy.deepcopy(a), [ast.Eq()], [ast.Constant(0.0)])
+            return ast.Call(ast.Name("_where", ast.Load()), [test, ast.Constant(0.0), prod], [])
+        if name == "where" and not any(
+            isinstance(n, ast.Name) and n.id in ("x", "y") for n in ast.walk(node.args[0])
+        ):
+            # a condition on parameters only (a limit form: alpha == -1) is the same for every
+            # coordinate: a branch (the loop is unswitched), not a select that evaluates the
+            # unchosen forms' powers for every coordinate
+            return super().visit_Call(node)
+        if name == "where" or name in TWINS:
+            self.generic_visit(node)
+            node.func = ast.Name("_where" if name == "where" else TWINS[name], ast.Load())
+            return node
+        return super().visit_Call(node)
+
+    def _log_or_ratio(self, node: ast.expr) -> ast.expr | None:
+        """The logarithm of a coordinate whose log-probability is known, or of the ratio
+        ``div0(a, b)`` of two such coordinates (``log a - log b``), else None."""
+        lx = self._log_of(node)
+        if lx:
+            return ast.Name(lx, ast.Load())
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            if node.func.id == "div0":
+                la, lb = (self._log_of(a) for a in node.args)
+                if la and lb:
+                    return ast.BinOp(ast.Name(la, ast.Load()), ast.Sub(), ast.Name(lb, ast.Load()))
+        return None
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:  # noqa: N802 (ast's name)
+        if (
+            self.positive
+            and isinstance(node.op, ast.Pow)
+            and not isinstance(node.right, ast.Constant)
+            and (lg := self._log_or_ratio(node.left)) is not None
+        ):
+            # a coordinate (or a ratio of two) to a run-time power where no coordinate is 0:
+            # exp(p log a) from the log-probabilities (one log fewer; exact for logits)
+            p = self.visit(node.right)
+            return ast.Call(ast.Name("exp_v", ast.Load()), [ast.BinOp(p, ast.Mult(), lg)], [])
+        new = super().visit_BinOp(node)
+        if isinstance(new, ast.Call) and isinstance(new.func, ast.Name) and new.func.id == "ipow":
+            new.func = ast.Name("pow_v", ast.Load())  # a run-time exponent, vectorised
+        return new
+
+
+def _src(
+    expr: str, rename: dict[str, str], logs: dict[str, str] | None = None, positive: bool = False
+) -> str:
+    """``expr`` printed for a sweep (``positive``: where no coordinate is 0)."""
+    tree = copy.deepcopy(parse(expr))
+    tree = ast.fix_missing_locations(_Branchless(rename, logs, positive).visit(tree))
+    return ast.unparse(tree.body)
+
+
+#: the names of the coordinates (probabilities): 0 is the edge of their domain
+_COORDINATES = ("x", "y")
+
+
+def _zero_test(node: ast.expr) -> str | None:
+    """The coordinate ``c`` of a condition ``c == 0`` (or ``-c == 0``), else None."""
+    if not (isinstance(node, ast.Compare) and len(node.ops) == 1):
+        return None
+    if not isinstance(node.ops[0], ast.Eq):
+        return None
+    a, b = node.left, node.comparators[0]
+    if isinstance(a, ast.Constant):
+        a, b = b, a
+    if isinstance(a, ast.UnaryOp) and isinstance(a.op, ast.USub):
+        a = a.operand
+    if isinstance(b, ast.Constant) and b.value == 0 and isinstance(a, ast.Name):
+        return a.id if a.id in _COORDINATES else None
+    return None
+
+
+def off_the_edges(src: str) -> tuple[str, frozenset[str]]:
+    """``src`` where no coordinate is 0, and the coordinates whose 0 it tests.
+
+    Every ``where(c == 0, a, b)`` on a coordinate ``c`` becomes ``b``: a term's zero rules
+    and a gradient's one-sided limits at a zero (:func:`divergences.symbolic.derivative`)
+    leave the sweeps, which would compute them for every coordinate (every branch of a
+    select is evaluated), and are computed by a pass over the coordinates at 0 only.
+
+    Examples
+    --------
+    >>> off_the_edges("where(x == 0, 0, x * log(x / y))")
+    ('x * log(x / y)', frozenset({'x'}))
+    """
+    edges: set[str] = set()
+
+    class _Peel(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            if isinstance(node.func, ast.Name) and node.func.id == "where":
+                c = _zero_test(node.args[0])
+                if c is not None:
+                    edges.add(c)
+                    return self.visit(node.args[2])
+            self.generic_visit(node)
+            return node
+
+    tree = _Peel().visit(copy.deepcopy(parse(src).body))
+    return ast.unparse(tree), frozenset(edges)
+
+
+#: the most conditions on parameters a sweep is unswitched on (at most 2**4 loops)
+_MAX_UNSWITCH = 4
+
+
+def _parameter_condition(srcs: list[str]) -> str | None:
+    """The first condition of a ``where`` on parameters only (no coordinate) in ``srcs``."""
+    for src in srcs:
+        for n in ast.walk(parse(src).body):
+            if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "where":
+                names = {m.id for m in ast.walk(n.args[0]) if isinstance(m, ast.Name)}
+                if not names & set(_COORDINATES):
+                    return ast.unparse(n.args[0])
+    return None
+
+
+def _decide(src: str, cond: str, holds: bool) -> str:
+    """``src`` with every ``where(cond, a, b)`` replaced by ``a`` (``holds``) or ``b``."""
+
+    class _Decide(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            if isinstance(node.func, ast.Name) and node.func.id == "where":
+                if ast.unparse(node.args[0]) == cond:
+                    return self.visit(node.args[1 if holds else 2])
+            self.generic_visit(node)
+            return node
+
+    return ast.unparse(_Decide().visit(copy.deepcopy(parse(src).body)))
+
+
+def _unswitched(
+    srcs: dict[str, str], emit: Any, rename: dict[str, str], depth: int = 0
+) -> list[str]:
+    """``emit(srcs)`` (a loop's lines) inside an ``if``/``else`` on each condition over the
+    parameters only (``alpha == 0``): one loop per case, each free of the branches of the
+    others (LLVM's own unswitching gives up on big loops, which then stay scalar)."""
+    cond = _parameter_condition(list(srcs.values()))
+    if cond is None or depth == _MAX_UNSWITCH:
+        return emit(srcs)
+    out = [f"if {_src(cond, rename)}:"]
+    for holds in (True, False):
+        if not holds:
+            out.append("else:")
+        decided = {k: _decide(v, cond, holds) for k, v in srcs.items()}
+        out += ["    " + line for line in _unswitched(decided, emit, rename, depth + 1)]
+    return out
