@@ -87,15 +87,20 @@ class _Branchless(_Scalar):
 
     def _log_or_ratio(self, node: ast.expr) -> ast.expr | None:
         """The logarithm of a coordinate whose log-probability is known, or of the ratio
-        ``div0(a, b)`` of two such coordinates (``log a - log b``), else None."""
+        ``div0(a, b)`` or ``a / b`` of two such coordinates (``log a - log b``), else None."""
         lx = self._log_of(node)
         if lx:
             return ast.Name(lx, ast.Load())
+        pair = None
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
             if node.func.id == "div0":
-                la, lb = (self._log_of(a) for a in node.args)
-                if la and lb:
-                    return ast.BinOp(ast.Name(la, ast.Load()), ast.Sub(), ast.Name(lb, ast.Load()))
+                pair = node.args
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            pair = [node.left, node.right]
+        if pair is not None:
+            la, lb = (self._log_of(a) for a in pair)
+            if la and lb:
+                return ast.BinOp(ast.Name(la, ast.Load()), ast.Sub(), ast.Name(lb, ast.Load()))
         return None
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:  # noqa: N802 (ast's name)

@@ -108,6 +108,15 @@ def _edges{tag}(zi, zt, ei, et, S, Z, inv, ri, rt, li, lt, n, _eps, _d{gargs}{pa
 {body}
 """
 
+#: the gradient terms of a measure whose finalize is not affine, once its partials are known
+COMBINE = """
+
+@numba.njit(**_MAP)
+def _combine(S, n{gargs}):
+    for k in range(n):
+        S[{gcol}, k] = {combined}
+"""
+
 ROW = """
 
 @numba.njit(**_MAP)
