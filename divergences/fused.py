@@ -132,8 +132,12 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
                 out += [f"S[{hrow + j}, k] = {h[a]}" for j, a in enumerate(accs)]
         return out
 
-    def loop(srcs: dict[str, str]) -> list[str]:
+    def loop(srcs: dict[str, str], count: str | None = None) -> list[str]:
+        """The loop over a row's coordinates; with ``count`` (a condition at k), the
+        number of coordinates where it holds in ``nz`` (an integer sum: vectorised)."""
         body = load + statements(srcs, positive=True)
+        if count:
+            body.append(f"nz += np.int64({count})")
         return ["for k in range(n):"] + ["    " + line for line in body]
 
     full = {f"t:{a}": rule.accumulators[a].term for a in accs}
@@ -161,10 +165,12 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
             at.add("pi")
             rows = [gcol] if hrow == gcol else range(hrow, gcol)
             body += [f"S[{r}, k] = _where(lpi == -math.inf, 0.0, S[{r}, k])" for r in rows]
-        loops = _unswitched(plain, loop, rename)
+        # the sweep counts the coordinates at 0; the pass over them runs where there are any
+        count = " | ".join(f"({c} == 0.0)" for c in sorted(at)) or None
+        loops = _unswitched(plain, lambda srcs: loop(srcs, count), rename)
         out = SWEEP.format(tag=tag, gargs=g, params=params, loops=_indented(loops, 4))
         call = f"(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d{g}{params})"
-        calls[tag] = f"    _sweep{tag}{call}"
+        calls[tag] = f"    nz = _sweep{tag}{call}"
         if at:
             out += EDGES.format(
                 tag=tag,
@@ -175,7 +181,7 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
                 load=_indented(rest, 8),
                 body=_indented(body, 8),
             )
-            calls[tag] += f"\n    _edges{tag}{call.replace(', S,', ', S, Z,')}"
+            calls[tag] += f"\n    if nz > 0:\n        _edges{tag}{call.replace(', S,', ', S, Z,')}"
         return out
 
     calls: dict[str, str] = {}

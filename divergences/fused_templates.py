@@ -84,7 +84,9 @@ SWEEP = """
 
 @numba.njit(**_MAP)
 def _sweep{tag}(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d{gargs}{params}):
+    nz = 0
 {loops}
+    return nz
 """
 
 #: the coordinates where a probability is 0, after the sweep of the same tag: the forms that
