@@ -41,19 +41,15 @@ INTERIOR = [pytest.param(m, p, id=i) for (m, p), i in zip(CASES, IDS, strict=Tru
 #: a zero on either side: at a zero of a run-time power (cressie_read, renyi, amari_alpha,
 #: tsallis, minkowski) the derivative is the one-sided limit that the symbolic layer derives
 #: (limits.limit_at_zero), no longer 0 * inf = NaN; a measure whose derivative with its
-#: limits would pass symbolic.LIMIT_SOURCE_MAX (alpha_beta) keeps the NaN
-AT_ZEROS = [
-    pytest.param(
-        m,
-        p,
-        marks=pytest.mark.xfail(
-            any(zero_limits_dropped(a.term) for a in m.strict.accumulators.values()),
-            reason="limits at zero left out: longer than symbolic.LIMIT_SOURCE_MAX",
-        ),
-        id=i,
-    )
-    for (m, p), i in zip(CASES, IDS, strict=True)
-]
+#: limits would pass symbolic.LIMIT_SOURCE_MAX (alpha_beta) may keep a NaN at the zero
+#: coordinates themselves (documented), and is right everywhere else (:func:`_dropped`)
+AT_ZEROS = [pytest.param(m, p, id=i) for (m, p), i in zip(CASES, IDS, strict=True)]
+
+
+def _dropped(m) -> bool:
+    """Whether ``m``'s derivative leaves out its limits at zero (symbolic.LIMIT_SOURCE_MAX)."""
+    return any(zero_limits_dropped(a.term) for a in m.strict.accumulators.values())
+
 RTOL = 1e-8
 DPS = 60
 H = mpf(10) ** -20
@@ -172,20 +168,25 @@ def test_gradient_at_a_zero(m, params, side):
         assert v == ref or (math.isnan(v) and math.isnan(ref))
         return
     assert v == pytest.approx(ref, rel=1e-10, abs=1e-14)
+    # a measure without its limits at zero may give NaN at the zero coordinate (on either
+    # side), never a wrong number, and never NaN elsewhere
+    first = 1 if _dropped(m) else 0
     for g in (gP, gQ):
-        assert not np.any(np.isnan(g)), (m.name, gP, gQ)
+        assert not np.any(np.isnan(g[first:])), (m.name, gP, gQ)
     # the zero coordinate: one-sided limit on its side, an ordinary derivative on the other
     zero_side, other = (gP, gQ) if side == "P" else (gQ, gP)
-    lim = _limit(m, P, Q, params, side, 0)
-    if math.isinf(lim):
-        # the one-sided derivative diverges: +-inf, or where the vocabulary's convention
-        # gives a vanishing term (0 ln 0) no derivative, that finite convention value
-        assert zero_side[0] == lim or np.isfinite(zero_side[0]), (m.name, side, lim)
-    else:
-        assert zero_side[0] == pytest.approx(lim, rel=1e-7, abs=1e-9), (m.name, side)
+    if not np.isnan(zero_side[0]):
+        lim = _limit(m, P, Q, params, side, 0)
+        if math.isinf(lim):
+            # the one-sided derivative diverges: +-inf, or where the vocabulary's convention
+            # gives a vanishing term (0 ln 0) no derivative, that finite convention value
+            assert zero_side[0] == lim or np.isfinite(zero_side[0]), (m.name, side, lim)
+        else:
+            assert zero_side[0] == pytest.approx(lim, rel=1e-7, abs=1e-9), (m.name, side)
     other_side = "Q" if side == "P" else "P"
-    ref_other = float(mp_grad(m.name, P, Q, params, other_side, 0))
-    assert other[0] == pytest.approx(ref_other, rel=1e-7, abs=1e-9), (m.name, other_side)
+    if not np.isnan(other[0]):
+        ref_other = float(mp_grad(m.name, P, Q, params, other_side, 0))
+        assert other[0] == pytest.approx(ref_other, rel=1e-7, abs=1e-9), (m.name, other_side)
     # the nonzero coordinates: ordinary derivatives
     rP, rQ = mp_gradient(m.name, P, Q, params, first=1)
     for g, r in ((gP, rP), (gQ, rQ)):
@@ -204,9 +205,13 @@ def test_gradient_with_a_one_hot_target(m, params):
         ref = float(_f(m.name, mp_reference.to_mp(P), mp_reference.to_mp(Q), params))
     if not math.isfinite(ref):
         return
-    assert not np.any(np.isnan(gP)) and not np.any(np.isnan(gQ))
+    # a measure without its limits at zero may give NaN (d/dP or d/dQ) where P is 0
+    # (documented), never a wrong number, and never NaN at the class
+    nan_ok = (P == 0) if _dropped(m) else np.zeros(P.shape, bool)
+    assert not np.any(np.isnan(gP) & ~nan_ok) and not np.any(np.isnan(gQ) & ~nan_ok)
     (rQ,) = mp_gradient(m.name, P, Q, params, sides=("Q",))
-    assert_close(gQ, rQ, f"{m.name} dQ, one-hot P")
+    keep = ~np.isnan(gQ)
+    assert_close(gQ[keep], rQ[keep], f"{m.name} dQ, one-hot P")
 
 
 #: every measure in both zero modes (the epsilon mode where the measure has its own rule)
