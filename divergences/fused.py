@@ -111,85 +111,71 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
     load = probe + rest
 
     def statements(srcs: dict[str, str], positive: bool = False) -> list[str]:
-        """A sweep's statements at k: the terms (``"t:acc"`` sources; one row, or one per
-        accumulator) and the gradient terms (``"g:acc"``), those of ``srcs`` (``positive``:
-        where no coordinate is 0)."""
-        out = []
-        t = {
-            a: _src(srcs[f"t:{a}"], term_ren, logs, positive)
-            for a in accs
-            if f"t:{a}" in srcs
-        }
-        if t and affine:
-            out.append("S[2, k] = " + " + ".join(f"_mul0(g_{a}, {t[a]})" for a in accs))
-        elif t:
-            out += [f"S[{2 + j}, k] = {t[a]}" for j, a in enumerate(accs)]
-        if f"g:{accs[0]}" in srcs:
-            h = {a: _src(srcs[f"g:{a}"], term_ren, logs, positive) for a in accs}
-            if hrow == gcol:
-                out.append(f"S[{gcol}, k] = " + " + ".join(f"_mul0(g_{a}, {h[a]})" for a in accs))
-            else:
-                out += [f"S[{hrow + j}, k] = {h[a]}" for j, a in enumerate(accs)]
-        return out
+        """The statements at k: the terms (``"t:acc"`` sources; one row, or one per
+        accumulator) and the gradient terms (``"g:acc"``; one row combined, or one per
+        accumulator) of ``srcs`` (``positive``: where no coordinate is 0)."""
+        t = {a: _src(srcs[f"t:{a}"], term_ren, logs, positive) for a in accs}
+        h = {a: _src(srcs[f"g:{a}"], term_ren, logs, positive) for a in accs}
+        if affine:
+            return [
+                "S[2, k] = " + " + ".join(f"_mul0(g_{a}, {t[a]})" for a in accs),
+                f"S[{gcol}, k] = " + " + ".join(f"_mul0(g_{a}, {h[a]})" for a in accs),
+            ]
+        return [f"S[{2 + j}, k] = {t[a]}" for j, a in enumerate(accs)] + [
+            f"S[{hrow + j}, k] = {h[a]}" for j, a in enumerate(accs)
+        ]
 
-    def loop(srcs: dict[str, str], count: str | None = None) -> list[str]:
-        """The loop over a row's coordinates; with ``count`` (a condition at k), the
-        number of coordinates where it holds in ``nz`` (an integer sum: vectorised)."""
-        body = load + statements(srcs, positive=True)
-        if count:
-            body.append(f"nz += np.int64({count})")
-        return ["for k in range(n):"] + ["    " + line for line in body]
-
-    full = {f"t:{a}": rule.accumulators[a].term for a in accs}
-    gfull = {f"g:{a}": dterm[a] for a in accs}
-    peeled = {k: off_the_edges(v) for k, v in (full | gfull).items()}
-    gargs = "".join(f", g_{a}" for a in accs)
     # one loop for the terms and the gradient terms (their common subexpressions, the
     # run-time powers above all, computed once): an affine finalize knows its partials
     # before the sweep; otherwise each accumulator's gradient terms get a row of their own,
     # combined by a short loop once the partials are known (Renyi 48 -> 28 ms at 256 x 8000
     # against a second sweep; a few of the cheapest measures 10 % slower)
-    full |= gfull
+    srcs = {f"t:{a}": rule.accumulators[a].term for a in accs}
+    srcs |= {f"g:{a}": dterm[a] for a in accs}
+    # the sweep takes the forms where no coordinate is 0 (unswitched on the parameters'
+    # cases); a pass over the coordinates at 0 computes the full forms there
+    peeled = {k: off_the_edges(v) for k, v in srcs.items()}
+    plain = {k: form for k, (form, _) in peeled.items()}
+    at = {xy[c] for _, edges in peeled.values() for c in edges}
+    edge_body = statements(srcs)
+    if inp != "probs":
+        # an input probability exactly 0 (a logit masked with -inf; not an underflowed
+        # one, whose log-probability is exact) takes no part in the gradient: q dT/dq = 0
+        # there, as q * g = 0 where q = 0 on the general path (spaces.mul0)
+        at.add("pi")
+        rows = [gcol] if affine else range(hrow, gcol)
+        edge_body += [f"S[{r}, k] = _where(lpi == -math.inf, 0.0, S[{r}, k])" for r in rows]
+    at_zero = " | ".join(f"({c} == 0.0)" for c in sorted(at))
 
-    def sweep(tag: str, g: str, srcs: dict[str, str]) -> str:
-        """The sweep ``tag`` over the terms ``srcs`` (unswitched on the parameters' cases;
-        the forms where no coordinate is 0), and its pass over the coordinates at 0 where
-        it has one (the full forms); the driver's calls go to ``calls[tag]``."""
-        plain = {k: peeled[k][0] for k in srcs}
-        at = {xy[c] for k in srcs for c in peeled[k][1]}
-        body = statements(srcs)
-        if inp != "probs" and any(k.startswith("g:") for k in srcs):
-            # an input probability exactly 0 (a logit masked with -inf; not an underflowed
-            # one, whose log-probability is exact) takes no part in the gradient: q dT/dq = 0
-            # there, as q * g = 0 where q = 0 on the general path (spaces.mul0)
-            at.add("pi")
-            rows = [gcol] if hrow == gcol else range(hrow, gcol)
-            body += [f"S[{r}, k] = _where(lpi == -math.inf, 0.0, S[{r}, k])" for r in rows]
-        # the sweep counts the coordinates at 0; the pass over them runs where there are any
-        count = " | ".join(f"({c} == 0.0)" for c in sorted(at)) or None
-        loops = _unswitched(plain, lambda srcs: loop(srcs, count), rename)
-        out = SWEEP.format(tag=tag, gargs=g, params=params, loops=_indented(loops, 4))
-        call = f"(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d{g}{params})"
-        calls[tag] = f"    nz = _sweep{tag}{call}"
-        if at:
-            out += EDGES.format(
-                tag=tag,
-                gargs=g,
-                params=params,
-                probe=_indented(probe, 8),
-                test=" or ".join(f"{c} == 0.0" for c in sorted(at)),
-                load=_indented(rest, 8),
-                body=_indented(body, 8),
-            )
-            calls[tag] += f"\n    if nz > 0:\n        _edges{tag}{call.replace(', S,', ', S, Z,')}"
-        return out
+    def loop(srcs: dict[str, str]) -> list[str]:
+        """The loop over a row's coordinates; it counts the coordinates at 0 in ``nz`` (an
+        integer sum: vectorised), so that the pass over them runs where there are any."""
+        body = load + statements(srcs, positive=True)
+        if at_zero:
+            body.append(f"nz += np.int64({at_zero})")
+        return ["for k in range(n):"] + ["    " + line for line in body]
 
-    calls: dict[str, str] = {}
-    sweeps = [sweep("1", gargs if affine else "", full)]
+    g = gargs = "".join(f", g_{a}" for a in accs)
+    if not affine:
+        g = ""  # the partials come after the sweep
+    loops = _indented(_unswitched(plain, loop, rename), 4)
+    sweeps = SWEEP.format(gargs=g, params=params, loops=loops)
+    call = f"(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d{g}{params})"
+    first = f"    nz = _sweep{call}"
+    if at:
+        sweeps += EDGES.format(
+            gargs=g,
+            params=params,
+            probe=_indented(probe, 8),
+            test=at_zero,
+            load=_indented(rest, 8),
+            body=_indented(edge_body, 8),
+        )
+        first += f"\n    if nz > 0:\n        _edges{call.replace(', S,', ', S, Z,')}"
     second = ""
     if not affine:
         combined = " + ".join(f"_mul0(g_{a}, S[{hrow + j}, k])" for j, a in enumerate(accs))
-        sweeps.append(COMBINE.format(gargs=gargs, gcol=gcol, combined=combined))
+        sweeps += COMBINE.format(gargs=gargs, gcol=gcol, combined=combined)
         second = f"    _combine(S, n{gargs})"
     prologue = []
     if inp == "logits":
@@ -234,12 +220,12 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
         twins=", ".join(twins),
         nscratch=gcol + 1,
     )
-    src += "".join(sweeps)
+    src += sweeps
     src += ROW.format(
         to_input="\n".join(to_input),
         params=params,
         prologue="\n".join(prologue) or "    pass",
-        first=calls["1"],
+        first=first,
         sums=sums,
         finalize=finalize,
         dfinal="\n".join(dfinal_src),

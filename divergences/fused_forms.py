@@ -23,6 +23,30 @@ from .vecmath import TWINS
 
 __all__ = ["off_the_edges"]
 
+#: the names of the coordinates (probabilities): 0 is the edge of their domain
+_COORDINATES = ("x", "y")
+
+
+def _on_parameters_only(cond: ast.expr) -> bool:
+    """Whether the condition ``cond`` names no coordinate (the same at every k)."""
+    return not any(isinstance(n, ast.Name) and n.id in _COORDINATES for n in ast.walk(cond))
+
+
+def _choose(src: str, pick: Any) -> str:
+    """``src`` with each ``where(cond, a, b)`` for which ``pick(cond)`` is 1 or 2 replaced by
+    ``a`` or ``b`` (the others kept)."""
+
+    class _Choose(ast.NodeTransformer):
+        def visit_Call(self, node: ast.Call) -> ast.AST:
+            if isinstance(node.func, ast.Name) and node.func.id == "where":
+                branch = pick(node.args[0])
+                if branch is not None:
+                    return self.visit(node.args[branch])
+            self.generic_visit(node)
+            return node
+
+    return ast.unparse(_Choose().visit(copy.deepcopy(parse(src).body)))
+
 
 class _Branchless(_Scalar):
     """The Numba printer with ``where`` as a select and the helpers' branch-free twins;
@@ -72,9 +96,7 @@ class _Branchless(_Scalar):
             prod = ast.BinOp(a, ast.Mult(), ast.Name(logs[1], ast.Load()))
             test = ast.Compare(copy.deepcopy(a), [ast.Eq()], [ast.Constant(0.0)])
             return ast.Call(ast.Name("_where", ast.Load()), [test, ast.Constant(0.0), prod], [])
-        if name == "where" and not any(
-            isinstance(n, ast.Name) and n.id in ("x", "y") for n in ast.walk(node.args[0])
-        ):
+        if name == "where" and _on_parameters_only(node.args[0]):
             # a condition on parameters only (a limit form: alpha == -1) is the same for every
             # coordinate: a branch (the loop is unswitched), not a select that evaluates the
             # unchosen forms' powers for every coordinate
@@ -129,10 +151,6 @@ def _src(
     return ast.unparse(tree.body)
 
 
-#: the names of the coordinates (probabilities): 0 is the edge of their domain
-_COORDINATES = ("x", "y")
-
-
 def _zero_test(node: ast.expr) -> str | None:
     """The coordinate ``c`` of a condition ``c == 0`` (or ``-c == 0``), else None."""
     if not (isinstance(node, ast.Compare) and len(node.ops) == 1):
@@ -164,18 +182,15 @@ def off_the_edges(src: str) -> tuple[str, frozenset[str]]:
     """
     edges: set[str] = set()
 
-    class _Peel(ast.NodeTransformer):
-        def visit_Call(self, node: ast.Call) -> ast.AST:
-            if isinstance(node.func, ast.Name) and node.func.id == "where":
-                c = _zero_test(node.args[0])
-                if c is not None:
-                    edges.add(c)
-                    return self.visit(node.args[2])
-            self.generic_visit(node)
-            return node
+    def pick(cond: ast.expr) -> int | None:
+        c = _zero_test(cond)
+        if c is None:
+            return None
+        edges.add(c)
+        return 2
 
-    tree = _Peel().visit(copy.deepcopy(parse(src).body))
-    return ast.unparse(tree), frozenset(edges)
+    plain = _choose(src, pick)
+    return plain, frozenset(edges)
 
 
 #: the most conditions on parameters a sweep is unswitched on (at most 2**4 loops)
@@ -187,24 +202,15 @@ def _parameter_condition(srcs: list[str]) -> str | None:
     for src in srcs:
         for n in ast.walk(parse(src).body):
             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "where":
-                names = {m.id for m in ast.walk(n.args[0]) if isinstance(m, ast.Name)}
-                if not names & set(_COORDINATES):
+                if _on_parameters_only(n.args[0]):
                     return ast.unparse(n.args[0])
     return None
 
 
 def _decide(src: str, cond: str, holds: bool) -> str:
     """``src`` with every ``where(cond, a, b)`` replaced by ``a`` (``holds``) or ``b``."""
-
-    class _Decide(ast.NodeTransformer):
-        def visit_Call(self, node: ast.Call) -> ast.AST:
-            if isinstance(node.func, ast.Name) and node.func.id == "where":
-                if ast.unparse(node.args[0]) == cond:
-                    return self.visit(node.args[1 if holds else 2])
-            self.generic_visit(node)
-            return node
-
-    return ast.unparse(_Decide().visit(copy.deepcopy(parse(src).body)))
+    branch = 1 if holds else 2
+    return _choose(src, lambda c: branch if ast.unparse(c) == cond else None)
 
 
 def _unswitched(

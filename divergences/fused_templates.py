@@ -83,20 +83,20 @@ def _normalise(z, inv, e, n):
 SWEEP = """
 
 @numba.njit(**_MAP)
-def _sweep{tag}(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d{gargs}{params}):
+def _sweep(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d{gargs}{params}):
     nz = 0
 {loops}
     return nz
 """
 
-#: the coordinates where a probability is 0, after the sweep of the same tag: the forms that
+#: the coordinates where a probability is 0, after the sweep: the forms that
 #: hold there (the zero rules, the one-sided limits of the gradient), which the sweep leaves
 #: out (a select would compute them for every coordinate): the indices of those coordinates
 #: are gathered first (a loop LLVM cannot if-convert into a select over every coordinate)
 EDGES = """
 
 @numba.njit(**_MAP)
-def _edges{tag}(zi, zt, ei, et, S, Z, inv, ri, rt, li, lt, n, _eps, _d{gargs}{params}):
+def _edges(zi, zt, ei, et, S, Z, inv, ri, rt, li, lt, n, _eps, _d{gargs}{params}):
     c = 0
     for k in range(n):
 {probe}
