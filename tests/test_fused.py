@@ -602,6 +602,48 @@ def test_off_the_edges_leaves_the_forms_where_no_coordinate_is_zero():
     assert off_the_edges("where(x - y == 0, 0, x)") == ("where(x - y == 0, 0, x)", frozenset())
 
 
+def test_equal_powers_written_apart_are_printed_alike():
+    """A run-time power of the coordinates' ratio is printed in one canonical form where no
+    coordinate is 0 (fused_forms._Branchless._exp_of): the logarithms in the reverse order of
+    their names, the exponent a linear form of the parameters, a power through log1p of the
+    relative difference (a derivative of powm1) from the log-probabilities, so that the
+    loop computes each once (Renyi's terms wrote (x / y) ** (alpha - 1) three ways). The
+    printed forms equal the definitions' values (40-digit mpmath) within 1e-13."""
+    from divergences.fused_forms import _src
+
+    ren = {"alpha": "par_alpha", "beta": "par_beta"}
+    logs = {"x": "lx", "y": "ly"}
+    same = [
+        "(x / y) ** (alpha - 1)",
+        "div0(y, x) ** (1 - alpha)",
+        "(y / x) ** (1 - alpha - 1 + 1)",
+        "exp((alpha - 1) * log1p(div0(x - y, y)))",
+        "exp(log1p((x - y) / y) * (alpha - 1))",
+    ]
+    printed = {_src(f, ren, logs, positive=True) for f in same}
+    assert printed == {"exp_v((-par_alpha + 1.0) * (ly - lx))"}, printed
+    assert _src("((1 - alpha) / 2) * log(y ** beta)", ren, logs, positive=True) == (
+        "(1.0 - par_alpha) / 2.0 * (par_beta * ly)"
+    )
+    # not a linear form of the parameters: the order of the logarithms is kept
+    assert _src("(y / x) ** (1 / alpha)", ren, logs, positive=True) == (
+        "exp_v(1.0 / par_alpha * (ly - lx))"
+    )
+    # off the positive sweep (a coordinate may be 0) the forms stay as written
+    assert "pow_v" in _src("(x / y) ** (alpha - 1)", ren, logs)
+    mp.dps = 40
+    rng = np.random.default_rng(7)
+    env = {n: getattr(vecmath, n) for n in vecmath.__all__}
+    xs, ys = rng.uniform(0.01, 1, (2, 50))
+    for x, y, a, b in zip(xs, ys, *rng.uniform(-3, 3, (2, 50))):
+        names = {"lx": math.log(x), "ly": math.log(y), "par_alpha": a, "par_beta": b}
+        want = float((mpf(x) / mpf(y)) ** (mpf(a) - 1))
+        for f in printed:
+            assert eval(f, env, names) == pytest.approx(want, rel=1e-13)
+        got = eval(_src("log(y ** beta)", ren, logs, positive=True), env, names)
+        assert got == pytest.approx(float(mpf(b) * mp.log(y)), rel=1e-13, abs=1e-15)
+
+
 @pytest.mark.parametrize(("name", "reverse"), [("pearson", True), ("alpha_beta", False)])
 def test_a_masked_logit_has_gradient_zero_on_both_paths(name, reverse):
     """A logit masked with -inf has probability exactly 0 whatever the other logits do: its
