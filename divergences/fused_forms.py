@@ -16,11 +16,11 @@ from __future__ import annotations
 import ast
 import copy
 import math
-from fractions import Fraction
 from typing import Any
 
 from .expr import parse
 from .kernels.codegen import _Scalar
+from .limits import _linear
 from .vecmath import TWINS
 
 __all__ = ["off_the_edges"]
@@ -50,34 +50,7 @@ def _choose(src: str, pick: Any) -> str:
     return ast.unparse(_Choose().visit(copy.deepcopy(parse(src).body)))
 
 
-def _linear(node: ast.expr) -> dict[str, Fraction] | None:
-    """A printed exponent as a linear form over the parameters (``{"par_alpha": 1, "": -1}``
-    for ``par_alpha - 1.0 - 0.0``), or None where it is not one."""
-    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
-        return {"": Fraction(node.value)} if math.isfinite(node.value) else None
-    if isinstance(node, ast.Name) and node.id.startswith("par_"):
-        return {node.id: Fraction(1)}
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        f = _linear(node.operand)
-        return None if f is None else {k: -v for k, v in f.items()}
-    if not isinstance(node, ast.BinOp):
-        return None
-    a, b = _linear(node.left), _linear(node.right)
-    if a is None or b is None:
-        return None
-    if isinstance(node.op, (ast.Add, ast.Sub)):
-        sign = 1 if isinstance(node.op, ast.Add) else -1
-        zero = Fraction(0)
-        return {k: a.get(k, zero) + sign * b.get(k, zero) for k in a.keys() | b.keys()}
-    if isinstance(node.op, ast.Div) and set(b) <= {""} and b.get(""):
-        return {k: v / b[""] for k, v in a.items()}
-    if isinstance(node.op, ast.Mult) and (set(a) <= {""} or set(b) <= {""}):
-        c, f = (a.get("", Fraction(0)), b) if set(a) <= {""} else (b.get("", Fraction(0)), a)
-        return {k: c * v for k, v in f.items()}
-    return None
-
-
-def _printed(form: dict[str, Fraction]) -> ast.expr:
+def _printed(form: dict[str, float]) -> ast.expr:
     """The canonical source of a linear form (parameters by name, then the constant)."""
     src = ""
     for k in sorted(form, key=lambda k: (k == "", k)):
@@ -85,11 +58,17 @@ def _printed(form: dict[str, Fraction]) -> ast.expr:
         if c == 0:
             continue
         if not k:
-            term = repr(float(abs(c)))
+            term = repr(abs(c))
         else:
-            term = k if abs(c) == 1 else f"{float(abs(c))!r} * {k}"
+            term = k if abs(c) == 1 else f"{abs(c)!r} * {k}"
         src += (" - " if c < 0 else " + " if src else "") + term
     return parse(src.removeprefix(" ") or "0.0").body
+
+
+def _log_diff(la: str, lb: str | None) -> ast.expr:
+    """``la - lb`` (``la`` without ``lb``)."""
+    lg: ast.expr = ast.Name(la, ast.Load())
+    return lg if lb is None else ast.BinOp(lg, ast.Sub(), ast.Name(lb, ast.Load()))
 
 
 class _Branchless(_Scalar):
@@ -130,21 +109,22 @@ class _Branchless(_Scalar):
             c, lx = scaled
             return ast.BinOp(ast.Constant(math.log(c)), ast.Add(), ast.Name(lx, ast.Load()))
         if name == "exp" and self.positive:
-            # exp(c log(a / b)) = exp(c (log a - log b)): its relative error is the
-            # exponent's absolute error, which the log-probabilities keep small
+            # exp(c log1p((a - b) / b)) = exp(c (log a - log b)): an exponential's relative
+            # error is its exponent's absolute error, which the log-probabilities keep small
             arg = node.args[0]
-            for c, lg in ((arg.left, arg.right), (arg.right, arg.left)) if (
-                isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mult)
-            ) else ((ast.Constant(1.0), arg),):
-                pair = self._logs_of_log(lg)
-                if pair is not None:
-                    return self._exp_of(self.visit(c), *pair)
+            mult = isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mult)
+            for c, lg in [(arg.left, arg.right), (arg.right, arg.left)] if mult else [
+                (ast.Constant(1.0), arg)
+            ]:
+                names = self._log1p_of_ratio(lg)
+                if names is not None:
+                    return self._exp_of(self.visit(c), *names)
         if name == "log" and self.positive and isinstance(node.args[0], ast.BinOp):
             pw = node.args[0]
-            lg = self._log_or_ratio(pw.left) if isinstance(pw.op, ast.Pow) else None
-            if lg is not None:
+            names = self._log_names(pw.left) if isinstance(pw.op, ast.Pow) else None
+            if names is not None:
                 # log(a ** p) = p log a (no power formed and its logarithm taken)
-                return ast.BinOp(self.visit(pw.right), ast.Mult(), lg)
+                return ast.BinOp(self.visit(pw.right), ast.Mult(), _log_diff(*names))
         if name == "kl_elem" and all(logs):
             self.generic_visit(node)
             node.func = ast.Name("kl_elem_l", ast.Load())
@@ -175,68 +155,53 @@ class _Branchless(_Scalar):
         one expression, which the loop computes once (Renyi's sweep: 5 exponentials -> 3,
         24.1 -> 18.7 ms at 256 x 8000)."""
         form = _linear(p)
+        if form is not None and any(k and not k.startswith("par_") for k in form):
+            form = None  # the parameters' linear forms only
         if lb is not None and la < lb and form is not None:
             la, lb, form = lb, la, {k: -v for k, v in form.items()}
         if form is not None:
             p = _printed(form)
-        lg: ast.expr = ast.Name(la, ast.Load())
-        if lb is not None:
-            lg = ast.BinOp(lg, ast.Sub(), ast.Name(lb, ast.Load()))
-        return ast.Call(ast.Name("exp_v", ast.Load()), [ast.BinOp(p, ast.Mult(), lg)], [])
+        prod = ast.BinOp(p, ast.Mult(), _log_diff(la, lb))
+        return ast.Call(ast.Name("exp_v", ast.Load()), [prod], [])
 
-    def _logs_of_log(self, node: ast.expr) -> tuple[str, str] | None:
+    def _log1p_of_ratio(self, node: ast.expr) -> tuple[str, str] | None:
         """(log a, log b) for ``log1p(div0(a - b, b))`` (or ``(a - b) / b``) of coordinates
-        whose logarithms are known, else None: inside an exponential, where the exponent's
-        absolute error is what counts.  (``log(a / b)`` stays: an ``expm1`` of the same
-        exponent shares its exponential.)"""
+        whose logarithms are known, else None.  (``log(a / b)`` inside an exponential stays:
+        an ``expm1`` of the same exponent shares its exponential.)"""
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
             return None
-        if node.func.id == "log1p":
-            arg = node.args[0]
-            pair = self._pair(arg, raw=True)
-            if pair is None:
-                return None
-            num, den = pair
-            if (
-                isinstance(num, ast.BinOp)
-                and isinstance(num.op, ast.Sub)
-                and ast.dump(num.right) == ast.dump(den)
-            ):
-                la, lb = self._log_of(num.left), self._log_of(den)
-                if la and lb:
-                    return la, lb
-        return None
-
-    def _pair(self, node: ast.expr, raw: bool = False) -> Any:
-        """(numerator, denominator) of ``a / b`` or ``div0(a, b)``: their logarithms' names
-        where both are known (None otherwise), or the nodes themselves with ``raw``."""
-        pair = None
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id == "div0":
-                pair = node.args
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
-            pair = [node.left, node.right]
-        if pair is None or raw:
-            return pair
-        la, lb = (self._log_of(a) for a in pair)
+        pair = self._pair(node.args[0]) if node.func.id == "log1p" else None
+        if pair is None:
+            return None
+        num, den = pair
+        if not (isinstance(num, ast.BinOp) and isinstance(num.op, ast.Sub)):
+            return None
+        if ast.dump(num.right) != ast.dump(den):
+            return None
+        la, lb = self._log_of(num.left), self._log_of(den)
         return (la, lb) if la and lb else None
 
-    def _log_or_ratio(self, node: ast.expr) -> ast.expr | None:
-        """The logarithm of a coordinate whose log-probability is known, or of the ratio
-        ``div0(a, b)`` or ``a / b`` of two such coordinates (``log a - log b``), else None."""
+    @staticmethod
+    def _pair(node: ast.expr) -> list[ast.expr] | None:
+        """[numerator, denominator] of ``a / b`` or ``div0(a, b)``, else None."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return node.args if node.func.id == "div0" else None
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
+            return [node.left, node.right]
+        return None
+
+    def _log_names(self, node: ast.expr) -> tuple[str, str | None] | None:
+        """The name of the logarithm of a coordinate whose log-probability is known
+        (``(log a, None)``), or the names for the ratio ``div0(a, b)`` or ``a / b`` of two such
+        coordinates (``(log a, log b)``), else None."""
         lx = self._log_of(node)
         if lx:
-            return ast.Name(lx, ast.Load())
-        pair = None
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id == "div0":
-                pair = node.args
-        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Div):
-            pair = [node.left, node.right]
+            return lx, None
+        pair = self._pair(node)
         if pair is not None:
             la, lb = (self._log_of(a) for a in pair)
             if la and lb:
-                return ast.BinOp(ast.Name(la, ast.Load()), ast.Sub(), ast.Name(lb, ast.Load()))
+                return la, lb
         return None
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:  # noqa: N802 (ast's name)
@@ -244,15 +209,11 @@ class _Branchless(_Scalar):
             self.positive
             and isinstance(node.op, ast.Pow)
             and not isinstance(node.right, ast.Constant)
-            and (lg := self._log_or_ratio(node.left)) is not None
+            and (names := self._log_names(node.left)) is not None
         ):
             # a coordinate (or a ratio of two) to a run-time power where no coordinate is 0:
             # exp(p log a) from the log-probabilities (one log fewer; exact for logits)
-            p = self.visit(node.right)
-            if isinstance(lg, ast.Name):
-                return self._exp_of(p, lg.id, None)
-            assert isinstance(lg, ast.BinOp)
-            return self._exp_of(p, lg.left.id, lg.right.id)  # type: ignore[attr-defined]
+            return self._exp_of(self.visit(node.right), *names)
         new = super().visit_BinOp(node)
         if isinstance(new, ast.Call) and isinstance(new.func, ast.Name) and new.func.id == "ipow":
             new.func = ast.Name("pow_v", ast.Load())  # a run-time exponent, vectorised
