@@ -42,11 +42,11 @@ from typing import Any
 
 import numpy as np
 
-from .fused_forms import _src, _unswitched, off_the_edges
+from . import vecmath
+from .fused_forms import _src, _unswitched, off_the_edges, sweep_sources
 from .fused_templates import COMBINE, EDGES, HEAD, ROW, SWEEP
 from .kernels.codegen import HELPER_IMPORTS
 from .spec import Measure
-from .vecmath import TWINS
 
 __all__ = ["fusable", "loss_rows", "module_source", "resolve", "rowwise_input"]
 
@@ -114,8 +114,11 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
         """The statements at k: the terms (``"t:acc"`` sources; one row, or one per
         accumulator) and the gradient terms (``"g:acc"``; one row combined, or one per
         accumulator) of ``srcs`` (``positive``: where no coordinate is 0)."""
-        t = {a: _src(srcs[f"t:{a}"], term_ren, logs, positive) for a in accs}
-        h = {a: _src(srcs[f"g:{a}"], term_ren, logs, positive) for a in accs}
+        printed = sweep_sources(
+            [srcs[f"{kind}:{a}"] for kind in "tg" for a in accs], term_ren, logs, positive
+        )
+        t = dict(zip(accs, printed[: len(accs)], strict=True))
+        h = dict(zip(accs, printed[len(accs) :], strict=True))
         if affine:
             return [
                 "S[2, k] = " + " + ".join(f"_mul0(g_{a}, {t[a]})" for a in accs),
@@ -208,7 +211,7 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
         check.append("_bad_probs(ZI[i], n) > 0")
     if tgt == "probs":
         check.append("_bad_probs(ZT[i], n) > 0")
-    twins = sorted({*TWINS.values(), "kl_elem_l", "pow_v"})
+    twins = sorted(n for n in vecmath.__all__ if n != "TWINS")
     helpers = HELPER_IMPORTS
     src = HEAD.format(
         name=measure.name,

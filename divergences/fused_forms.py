@@ -3,8 +3,13 @@ that vectorises along V, off the edges of the domain, and unswitched on the para
 
 - :class:`_Branchless` prints an expression with selects for ``where`` and the branch-free
   twins of the helpers (:mod:`divergences.vecmath`), log-space forms where a coordinate's
-  log-probability is known, and ``exp(p log a)`` for a run-time power where no coordinate is 0
-  (one canonical form for equal powers written apart: computed once);
+  log-probability is known, and, where no coordinate is 0, ``exp(p log a)`` for a run-time
+  power (one canonical form for equal powers written apart: computed once), powers and
+  coordinates in a product merged (:mod:`divergences.fused_powers`), and ``log1p``,
+  ``expm1`` and ``powm1`` of the coordinates' ratio given the logarithm and the power the
+  loop has (:func:`~divergences.vecmath.powm1_le`);
+- :func:`sweep_sources` prints a loop's statements twice: the second time a coordinate may
+  go into a power that the first printing computes;
 - :func:`off_the_edges` drops the zero rules and the one-sided limits at a zero, which a
   separate pass over the coordinates at 0 computes;
 - :func:`_unswitched` puts one loop in each case of a condition on the parameters only
@@ -19,8 +24,17 @@ import math
 from typing import Any
 
 from .expr import parse
+from .fused_powers import (
+    merged_product,
+    parameters_form,
+    powers_in,
+    printed_exp,
+    printed_exponent,
+    ratio_exponent,
+    simplified_sum,
+    simplified_where,
+)
 from .kernels.codegen import _Scalar
-from .limits import _linear
 from .vecmath import TWINS
 
 __all__ = ["off_the_edges"]
@@ -50,21 +64,6 @@ def _choose(src: str, pick: Any) -> str:
     return ast.unparse(_Choose().visit(copy.deepcopy(parse(src).body)))
 
 
-def _printed(form: dict[str, float]) -> ast.expr:
-    """The canonical source of a linear form (parameters by name, then the constant)."""
-    src = ""
-    for k in sorted(form, key=lambda k: (k == "", k)):
-        c = form[k]
-        if c == 0:
-            continue
-        if not k:
-            term = repr(abs(c))
-        else:
-            term = k if abs(c) == 1 else f"{abs(c)!r} * {k}"
-        src += (" - " if c < 0 else " + " if src else "") + term
-    return parse(src.removeprefix(" ") or "0.0").body
-
-
 def _log_diff(la: str, lb: str | None) -> ast.expr:
     """``la - lb`` (``la`` without ``lb``)."""
     lg: ast.expr = ast.Name(la, ast.Load())
@@ -78,11 +77,19 @@ class _Branchless(_Scalar):
     takes both logarithms (finite where a probability underflowed and its log did not)."""
 
     def __init__(
-        self, rename: dict[str, str], logs: dict[str, str] | None = None, positive: bool = False
+        self,
+        rename: dict[str, str],
+        logs: dict[str, str] | None = None,
+        positive: bool = False,
+        known: set[str] | None = None,
     ) -> None:
         super().__init__(rename)
         self.logs = logs or {}
         self.positive = positive
+        self.known = known
+        # the printed coordinate -> the name of its logarithm
+        self.coords = {rename.get(v, v): lg for v, lg in self.logs.items()}
+        self.coord_of = {lg: c for c, lg in self.coords.items()}
 
     def _log_of(self, node: ast.expr) -> str | None:
         return self.logs.get(node.id) if isinstance(node, ast.Name) else None
@@ -108,17 +115,10 @@ class _Branchless(_Scalar):
             # log(c * x) = log(c) + log x, the log-probability itself (one log fewer)
             c, lx = scaled
             return ast.BinOp(ast.Constant(math.log(c)), ast.Add(), ast.Name(lx, ast.Load()))
-        if name == "exp" and self.positive:
-            # exp(c log1p((a - b) / b)) = exp(c (log a - log b)): an exponential's relative
-            # error is its exponent's absolute error, which the log-probabilities keep small
-            arg = node.args[0]
-            mult = isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mult)
-            for c, lg in [(arg.left, arg.right), (arg.right, arg.left)] if mult else [
-                (ast.Constant(1.0), arg)
-            ]:
-                names = self._log1p_of_ratio(lg)
-                if names is not None:
-                    return self._exp_of(self.visit(c), *names)
+        if self.positive:
+            through = self._through_logs(name, node)
+            if through is not None:
+                return through
         if name == "log" and self.positive and isinstance(node.args[0], ast.BinOp):
             pw = node.args[0]
             names = self._log_names(pw.left) if isinstance(pw.op, ast.Pow) else None
@@ -143,34 +143,93 @@ class _Branchless(_Scalar):
             return super().visit_Call(node)
         if name == "where" or name in TWINS:
             self.generic_visit(node)
+            if name == "where" and self.positive:
+                simpler = simplified_where(node, self.coords)
+                if simpler is not node:
+                    return simpler
             node.func = ast.Name("_where" if name == "where" else TWINS[name], ast.Load())
             return node
         return super().visit_Call(node)
 
-    def _exp_of(self, p: ast.expr, la: str, lb: str | None) -> ast.AST:
-        """``exp(p (la - lb))`` (``exp(p la)`` without ``lb``) in one canonical form where
-        ``p`` is a linear form of the parameters: the later name first, the exponent
-        printed by :func:`_printed`, so that equal powers written apart (``(1 - alpha)
-        (log y - log x)``, ``(alpha - 1) (log x - log y)``, ``(alpha - 1 - 1 + 1) ...``) are
-        one expression, which the loop computes once (Renyi's sweep: 5 exponentials -> 3,
-        24.1 -> 18.7 ms at 256 x 8000)."""
-        form = _linear(p)
-        if form is not None and any(k and not k.startswith("par_") for k in form):
-            form = None  # the parameters' linear forms only
-        if lb is not None and la < lb and form is not None:
-            la, lb, form = lb, la, {k: -v for k, v in form.items()}
+    def _through_logs(self, name: str, node: ast.Call) -> ast.AST | None:
+        """Where no coordinate is 0: the forms below from the log-probabilities ``la``,
+        ``lb`` of coordinates ``a``, ``b`` (None for any other call), so that each run-time
+        power is computed once for all its uses:
+
+        - ``exp(c log1p((a - b) / b))``, ``exp(c log(a / b))``, ``exp(c log a)``: one
+          canonical ``exp(c (la - lb))`` (:meth:`_exp_of`; an exponential's relative error
+          is its exponent's absolute error, which the log-probabilities keep small);
+        - ``expm1(c log(a / b))``: the Taylor polynomial near 0, that exponential beyond;
+        - ``log1p((a - b) / b)``: Kahan's form for a ratio within 1/2 of 1, ``la - lb``
+          beyond; ``log(a / b)``: ``la - lb``;
+        - ``powm1((a - b) / b, c)``: from both of the above.
+        """
+        arg = node.args[0]
+        if name in ("exp", "expm1"):
+            mult = isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mult)
+            for c, lg in [(arg.left, arg.right), (arg.right, arg.left)] if mult else [
+                (ast.Constant(1.0), arg)
+            ]:
+                names = self._log_of_call(lg, name == "exp")
+                if names is None:
+                    continue
+                p = self.visit(c)
+                e = self._exp_of(p, *names)
+                if name == "exp":
+                    return e
+                if names[1] is not None:
+                    # expm1(c log(a / b)) = powm1((a - b) / b, c), with Kahan's log1p near
+                    # a = b (as accurate, and one expression with powm1's of the same c)
+                    a, b = (ast.Name(self.coord_of[n], ast.Load()) for n in names)
+                    diff = ast.BinOp(a, ast.Sub(), b)
+                    r = ast.Call(ast.Name("div0_v", ast.Load()), [diff, copy.deepcopy(b)], [])
+                    args = [r, copy.deepcopy(p), _log_diff(*names), e]
+                    return ast.Call(ast.Name("powm1_le", ast.Load()), args, [])
+                form = parameters_form(p)
+                if form is None:
+                    t = ast.BinOp(copy.deepcopy(p), ast.Mult(), _log_diff(*names))
+                else:
+                    t = printed_exponent(ratio_exponent(form, *names))
+                return ast.Call(ast.Name("expm1_e", ast.Load()), [t, e], [])
+            return None
+        if name == "log":
+            names = self._log_of_call(node, False)
+            return None if names is None or names[1] is None else _log_diff(*names)
+        names = self._rel_diff_names(arg) if name in ("log1p", "powm1") else None
+        if names is None:
+            return None
+        r = self.visit(arg)
+        if name == "log1p":
+            return ast.Call(ast.Name("log1p_l", ast.Load()), [r, _log_diff(*names)], [])
+        p = self.visit(node.args[1])
+        e = self._exp_of(p, *names)
+        args = [r, copy.deepcopy(p), _log_diff(*names), e]
+        return ast.Call(ast.Name("powm1_le", ast.Load()), args, [])
+
+    def _exp_of(self, p: ast.expr, la: str, lb: str | None) -> ast.Call:
+        """``exp(p (la - lb))`` (``exp(p la)`` without ``lb``), printed canonically
+        (:func:`~divergences.fused_powers.printed_exp`) where ``p`` is a linear form of the
+        parameters, so that equal powers written apart (``(1 - alpha) (log y - log x)``,
+        ``(alpha - 1) (log x - log y)``) are one expression, which the loop computes once."""
+        form = parameters_form(p)
         if form is not None:
-            p = _printed(form)
-        prod = ast.BinOp(p, ast.Mult(), _log_diff(la, lb))
+            return printed_exp(ratio_exponent(form, la, lb))
+        prod = ast.BinOp(copy.deepcopy(p), ast.Mult(), _log_diff(la, lb))
         return ast.Call(ast.Name("exp_v", ast.Load()), [prod], [])
 
-    def _log1p_of_ratio(self, node: ast.expr) -> tuple[str, str] | None:
-        """(log a, log b) for ``log1p(div0(a - b, b))`` (or ``(a - b) / b``) of coordinates
-        whose logarithms are known, else None.  (``log(a / b)`` inside an exponential stays:
-        an ``expm1`` of the same exponent shares its exponential.)"""
+    def _log_of_call(self, node: ast.expr, log1p: bool) -> tuple[str, str | None] | None:
+        """The logarithms' names for ``log(a)`` or ``log(a / b)`` (and ``log1p((a - b) / b)``
+        where ``log1p``), else None."""
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
             return None
-        pair = self._pair(node.args[0]) if node.func.id == "log1p" else None
+        if node.func.id == "log1p" and log1p:
+            return self._rel_diff_names(node.args[0])
+        return self._log_names(node.args[0]) if node.func.id == "log" else None
+
+    def _rel_diff_names(self, node: ast.expr) -> tuple[str, str] | None:
+        """(log a, log b) for ``div0(a - b, b)`` (or ``(a - b) / b``) of coordinates whose
+        logarithms are known, else None."""
+        pair = self._pair(node)
         if pair is None:
             return None
         num, den = pair
@@ -217,16 +276,48 @@ class _Branchless(_Scalar):
         new = super().visit_BinOp(node)
         if isinstance(new, ast.Call) and isinstance(new.func, ast.Name) and new.func.id == "ipow":
             new.func = ast.Name("pow_v", ast.Load())  # a run-time exponent, vectorised
+        if self.positive and isinstance(new, ast.BinOp) and isinstance(new.op, ast.Mult):
+            return merged_product(new, self.coords, self.known)
+        if self.positive and isinstance(new, ast.BinOp) and isinstance(new.op, ast.Div):
+            names = {n.id for n in ast.walk(new.right) if isinstance(n, ast.Name)}
+            varying = any(
+                isinstance(n, ast.Name) and not n.id.startswith("par_") for n in ast.walk(new.left)
+            )
+            if varying and names and all(n.startswith("par_") for n in names):
+                # a division by the parameters: a product by their reciprocal, which the
+                # loop computes once (a division a coordinate is 4-8 times a product)
+                one = ast.BinOp(ast.Constant(1.0), ast.Div(), new.right)
+                return ast.BinOp(new.left, ast.Mult(), one)
+        if self.positive and isinstance(new, ast.BinOp):
+            return simplified_sum(new, self.coords)
         return new
 
 
 def _src(
-    expr: str, rename: dict[str, str], logs: dict[str, str] | None = None, positive: bool = False
+    expr: str,
+    rename: dict[str, str],
+    logs: dict[str, str] | None = None,
+    positive: bool = False,
+    known: set[str] | None = None,
 ) -> str:
-    """``expr`` printed for a sweep (``positive``: where no coordinate is 0)."""
+    """``expr`` printed for a sweep (``positive``: where no coordinate is 0; ``known``: the
+    powers the sweep computes anyway)."""
     tree = copy.deepcopy(parse(expr))
-    tree = ast.fix_missing_locations(_Branchless(rename, logs, positive).visit(tree))
+    tree = ast.fix_missing_locations(_Branchless(rename, logs, positive, known).visit(tree))
     return ast.unparse(tree.body)
+
+
+def sweep_sources(
+    exprs: list[str], rename: dict[str, str], logs: dict[str, str], positive: bool
+) -> list[str]:
+    """``exprs``, the statements of one loop, printed (:func:`_src`); where no coordinate
+    is 0, twice: the second time a coordinate may go into a power that the first printing
+    computes (:func:`~divergences.fused_powers.merged_product`)."""
+    first = [_src(e, rename, logs, positive) for e in exprs]
+    if not positive:
+        return first
+    known = powers_in(first)
+    return [_src(e, rename, logs, positive, known) for e in exprs]
 
 
 def _zero_test(node: ast.expr) -> str | None:

@@ -133,12 +133,10 @@ def log1p_v(r: float) -> float:
 
 
 @_jit
-def expm1_v(t: float) -> float:
-    """exp(t) - 1: t + t**2 P(t), Taylor's polynomial of degree 15 (1/17! down to 1/2!, the
-    first term left out is 6e-22 of t) by Horner's rule written out (a loop here would stop
-    the vectoriser), for |t| < 1/2 (1 ulp against 40-digit mpmath); exp_v(t) - 1 beyond."""
-    small = abs(t) < 0.5
-    s = _where(small, t, 0.0)
+def _expm1_small(s: float) -> float:
+    """exp(s) - 1 for |s| < 1/2: s + s**2 P(s), Taylor's polynomial of degree 15 (1/17! down
+    to 1/2!, the first term left out is 6e-22 of s) by Horner's rule written out (a loop here
+    would stop the vectoriser); 1 ulp against 40-digit mpmath."""
     acc = 2.8114572543455206e-15  # 1/17!
     acc = 4.779477332387385e-14 + s * acc  # 1/16!
     acc = 7.647163731819816e-13 + s * acc  # 1/15!
@@ -155,7 +153,15 @@ def expm1_v(t: float) -> float:
     acc = 0.041666666666666664 + s * acc  # 1/4!
     acc = 0.16666666666666666 + s * acc  # 1/3!
     acc = 0.5 + s * acc  # 1/2!
-    v = _where(small, s + s * s * acc, exp_v(t) - 1.0)
+    return s + s * s * acc
+
+
+@_jit
+def expm1_v(t: float) -> float:
+    """exp(t) - 1: Taylor's polynomial (``_expm1_small``) for |t| < 1/2, exp_v(t) - 1
+    beyond."""
+    small = abs(t) < 0.5
+    v = _where(small, _expm1_small(_where(small, t, 0.0)), exp_v(t) - 1.0)
     return _where(t == 0.0, t, v)  # -0.0 kept
 
 
@@ -195,6 +201,31 @@ def pow_v(a: float, p: float) -> float:
 def powm1_v(r: float, a: float) -> float:
     """(1 + r) ** a - 1 as expm1(a log1p(r)); 0 for a = 0 (powm1)."""
     return _where(a == 0.0, 0.0, expm1_v(a * log1p_v(r)))
+
+
+@_jit
+def log1p_l(r: float, lg: float) -> float:
+    """log1p(r) given ``lg``, the same logarithm from the log-probabilities (``log a -
+    log b`` for ``r = (a - b) / b``): Kahan's form for |r| <= 1/2, where ``lg`` would carry
+    the absolute error of the logarithms into a small result, ``lg`` beyond (no second log)."""
+    small = abs(r) <= 0.5
+    return _where(small, _log1p_small(_where(small, r, 0.0)), lg)
+
+
+@_jit
+def expm1_e(t: float, e: float) -> float:
+    """exp(t) - 1 given ``e`` = exp(t) (computed once for the loop, shared): Taylor's
+    polynomial of :func:`expm1_v` for |t| < 1/2, ``e - 1`` beyond (no second exponential)."""
+    small = abs(t) < 0.5
+    v = _where(small, _expm1_small(_where(small, t, 0.0)), e - 1.0)
+    return _where(t == 0.0, t, v)
+
+
+@_jit
+def powm1_le(r: float, a: float, lg: float, e: float) -> float:
+    """(1 + r) ** a - 1 (:func:`powm1_v`) given ``lg`` = log(1 + r) and ``e`` = exp(a lg)
+    from the log-probabilities (:func:`log1p_l`, :func:`expm1_e`)."""
+    return _where(a == 0.0, 0.0, expm1_e(a * log1p_l(r, lg), e))
 
 
 @_jit
@@ -267,4 +298,6 @@ def maximum_v(a: float, b: float) -> float:
     return _where((a > b) | (a != a), a, b)
 
 
-__all__ = ["TWINS", "kl_elem_l", "pow_v", *TWINS.values()]
+__all__ = [
+    "TWINS", "kl_elem_l", "pow_v", "log1p_l", "expm1_e", "powm1_le", *TWINS.values()
+]

@@ -644,6 +644,98 @@ def test_equal_powers_written_apart_are_printed_alike():
         assert got == pytest.approx(float(mpf(b) * mp.log(y)), rel=1e-13, abs=1e-15)
 
 
+def test_powers_and_coordinates_merge_where_no_coordinate_is_zero():
+    """Where no coordinate is 0 (fused_powers): two powers in a product are one; a
+    coordinate goes into a power where the power it makes is computed anyway; coordinates
+    that cancel are dropped; a coordinate common to a sum's terms goes into a power around
+    it; 1 + (x - y) / y is x / y; div0's guard goes; expm1(c log(x / y)) and powm1((x - y) / y,
+    c) are one expression; a division by the parameters is a product by their reciprocal.
+    Each printed form equals its definition (40-digit mpmath) within 1e-13, also where the
+    form as written underflows to 0 (x / y = 1e300)."""
+    from divergences.fused_forms import _src, sweep_sources
+
+    ren = {"alpha": "par_alpha", "beta": "par_beta"}
+    logs = {"x": "lx", "y": "ly"}
+    pw = "exp_v((-par_alpha + 1.0) * (ly - lx))"  # (x / y) ** (alpha - 1)
+    cases = {
+        # written -> printed (the first statement of each loop makes the power known)
+        "(alpha - 1) * (x / y) ** (alpha - 2) * -(x / y)": "-((par_alpha - 1.0) * " + pw + ")",
+        "(x / y) ** (alpha - 2) * div0(x, y)": pw,
+        "x ** alpha * y ** (1 - alpha)": "exp_v((-par_alpha + 1.0) * ly + par_alpha * lx)",
+        "x * (alpha * (1 / x))": "par_alpha",
+        "(1 / div0(x, y)) * -(x / y)": "-1.0",
+        "1 + div0(x - y, y)": "x / y",
+        "-1 - (x - y) / y": "-(x / y)",
+        "where(x - y == 0, 0, -((x - y) / y))": "-((x - y) / y)",
+        "x / (alpha * beta)": "x * (1.0 / (par_alpha * par_beta))",
+    }
+    for written, want in cases.items():
+        _, got = sweep_sources(["(x / y) ** (alpha - 1)", written], ren, logs, True)
+        assert got == want, (written, got)
+    taken = "x ** (alpha - 1) * (x * y - alpha * x)"
+    _, got = sweep_sources(["x ** alpha", taken], ren, logs, True)
+    assert got == "(y - par_alpha) * exp_v(par_alpha * lx)"
+    # nothing known: a coordinate stays out of a power (no exponential is added)
+    alone = _src("(x / y) ** (alpha - 2) * (x / y)", ren, logs, positive=True, known=set())
+    assert alone.count("exp_v") == 1 and "x / y" in alone
+    expm1, powm1 = (
+        _src(f, ren, logs, positive=True)
+        for f in ("expm1(alpha * log(x / y))", "powm1(div0(x - y, y), alpha)")
+    )
+    assert expm1 == powm1
+    assert powm1.startswith("powm1_le(div0_v(x - y, y), par_alpha, lx - ly, exp_v(")
+    # off the positive sweep nothing merges
+    assert _src("(x / y) ** (alpha - 2) * (x / y)", ren, logs).count("pow_v") == 1
+    mp.dps = 40
+    env = {n: getattr(vecmath, n) for n in vecmath.__all__} | {"_where": np.where}
+    rng = np.random.default_rng(11)
+    points = [(1.0, 1e-300, 0.5, 0.5), (0.3, 0.3 * (1 + 1e-9), 0.7, 1.5)]
+    points += [tuple(v) for v in np.c_[rng.uniform(0.01, 1, (40, 2)), rng.uniform(-3, 3, (40, 2))]]
+    for x, y, a, b in points:
+        names = {"x": x, "y": y, "lx": math.log(x), "ly": math.log(y), "par_alpha": a}
+        names["par_beta"] = b
+        X, Y, A, B = (mpf(v) for v in (x, y, a, b))
+        want = {
+            0: (A - 1) * (X / Y) ** (A - 2) * -(X / Y),
+            1: (X / Y) ** (A - 1),
+            2: X**A * Y ** (1 - A),
+            3: A,
+            4: mpf(-1),
+            5: X / Y,
+            6: -X / Y,
+            7: -(X - Y) / Y,
+            8: X / (A * B),
+            9: X ** (A - 1) * (X * Y - A * X),
+            10: (X / Y) ** A - 1,
+        }
+        outs = [sweep_sources(["(x / y) ** (alpha - 1)", w], ren, logs, True)[1] for w in cases]
+        outs.append(sweep_sources(["x ** alpha", taken], ren, logs, True)[1])
+        for k, f in enumerate([*outs, powm1]):
+            got = float(eval(f, env, names))
+            assert got == pytest.approx(float(want[k]), rel=1e-13, abs=1e-300), (f, x, y)
+    # as written, the first form underflows at x / y = 1e300: (1e300) ** -1.5 * 1e300
+    assert (1.0 / 1e-300) ** (0.5 - 2) * (1.0 / 1e-300) == 0.0
+
+
+def test_the_log_space_twins_of_log1p_expm1_and_powm1():
+    """log1p_l, expm1_e and powm1_le (the logarithm and the exponential given, computed
+    once for the loop) against 40-digit mpmath: a few ulp on both sides of |r| = 1/2 and
+    |t| = 1/2, and near 0 (Kahan's log1p and Taylor's expm1 there)."""
+    mp.dps = 40
+    rs = np.r_[-0.9, -0.5000001, -0.4999999, -1e-9, 1e-12, 0.3, 0.5, 0.6, 3.0, 1e3]
+    for r in rs:
+        lg = float(mp.log1p(mpf(r)))
+        assert vecmath.log1p_l(r, lg) == pytest.approx(lg, rel=4e-16)
+        for a in (-2.5, -0.3, 1e-6, 0.5, 0.7, 2.0):
+            want = float(mp.expm1(mpf(a) * mp.log1p(mpf(r))))
+            e = math.exp(a * lg)
+            assert vecmath.powm1_le(r, a, lg, e) == pytest.approx(want, rel=1e-14)
+        assert vecmath.powm1_le(r, 0.0, lg, 1.0) == 0.0
+    for t in (-3.0, -0.5, -0.4999, -1e-10, 0.0, 1e-10, 0.4999, 0.5, 2.0):
+        want = float(mp.expm1(mpf(t)))
+        assert vecmath.expm1_e(t, math.exp(t)) == pytest.approx(want, rel=4e-16)
+
+
 @pytest.mark.parametrize(("name", "reverse"), [("pearson", True), ("alpha_beta", False)])
 def test_a_masked_logit_has_gradient_zero_on_both_paths(name, reverse):
     """A logit masked with -inf has probability exactly 0 whatever the other logits do: its
