@@ -756,3 +756,45 @@ def test_a_masked_logit_has_gradient_zero_on_both_paths(name, reverse):
         np.testing.assert_allclose(g, rg, rtol=1e-9, atol=1e-12)
     else:
         assert np.all(np.isinf(v)) and np.all(np.isinf(rv))
+
+
+@pytest.mark.parametrize(
+    ("name", "params", "reverse"),
+    [("renyi", {"alpha": 0.5}, False), ("tsallis", {}, True), ("amari_alpha", {"alpha": -0.5}, True)],
+)
+def test_gradient_finite_beside_a_nearly_subnormal_probability(name, params, reverse):
+    """A probability near the bottom of float64 (a logit 730 below the largest: q ~ 1e-317,
+    not 0, so the sweep takes it), in a row with probabilities 0 (logits 1000 below), made
+    a power written as a product overflow (``(x / y) ** (alpha - 2) * (x / y)``: inf * tiny)
+    and the row's gradient NaN although its value is finite; with the powers merged (fused_powers) the gradient is finite and equals the
+    derivative by central differences in 450-digit mpmath (the definition, mp_reference)."""
+    from mp_reference import REFERENCE
+
+    rng = np.random.default_rng(5)
+    V = 24
+    z = rng.normal(0, 3, V)
+    z[[0, 7, 14, 21]] -= 1000.0  # probabilities 0: the pass over the edges
+    z[[1, 10, 19]] = z.max() - 730.0  # q ~ 1e-317: x / y overflows, (x / y) ** p does not
+    p = np.exp(rng.normal(0, 3, V))
+    p /= p.sum()
+    _, zero, eps, prm = resolve(name, params)
+    common = dict(input_space="logits", target_space="probs", temperature=1.0, reverse=reverse)
+    v, g, _ = loss_rows(dv.get(name), z[None], p[None], zero=zero, eps=eps, params=prm, **common)
+    assert np.isfinite(v).all() and np.isfinite(g).all()
+    mp.dps = 450  # a coordinate at 1e-317 moves the value by 1e-160 to 1e-240 of its step
+    P = [mpf(float(x)) for x in p]
+
+    def value(k: int, d: mpf) -> mpf:
+        zs = [mpf(float(x)) for x in z]
+        zs[k] += d
+        top = max(zs)
+        e = [mp.exp(x - top) for x in zs]
+        s = mp.fsum(e)
+        q = [x / s for x in e]
+        return REFERENCE[name](q, P, **params) if reverse else REFERENCE[name](P, q, **params)
+
+    assert v[0] == pytest.approx(float(value(0, mpf(0))), rel=1e-13)
+    h = mpf("1e-80")
+    want = [float((value(k, h) - value(k, -h)) / (2 * h)) for k in range(V)]
+    # 1e-12 of the row's largest (a probability at 1e-317 is a subnormal: 7 digits)
+    np.testing.assert_allclose(g[0], want, rtol=1e-12, atol=1e-12 * np.max(np.abs(want)))
