@@ -172,11 +172,10 @@ def merged_product(node: ast.expr, coords: dict[str, str], known: set[str] | Non
         if hit is not None:
             drop |= set(hit)
             break
-    power: Exponent | None = None
-    if len(pw) >= 2 or (pw and known):
-        power = _sum(pw.values())
+    power = _sum(pw.values()) if len(pw) >= 2 or (pw and known) else None
+    taken = False  # a coordinate taken out of a sum into the power
     if power is not None and known:
-        for i in co.keys() - drop:
+        for i in sorted(co.keys() - drop):
             merged = _add(power, co[i])
             if ast.unparse(printed_exp(merged)) in known:
                 power = merged
@@ -189,10 +188,9 @@ def merged_product(node: ast.expr, coords: dict[str, str], known: set[str] | Non
                 merged = _add(power, {lg: {"": 1.0}})
                 rest = _taken_out(f, c)
                 if rest is not None and ast.unparse(printed_exp(merged)) in known:
-                    power, fs[i] = merged, rest
-                    drop.add(-1)  # (something merged)
+                    power, fs[i], taken = merged, rest, True
                     break
-    if not drop and len(pw) < 2:
+    if not drop and not taken and len(pw) < 2:
         return node
     if power is not None:
         drop |= set(pw)
