@@ -183,8 +183,7 @@ class _Branchless(_Scalar):
                     a, b = (ast.Name(self.coord_of[n], ast.Load()) for n in names)
                     diff = ast.BinOp(a, ast.Sub(), b)
                     r = ast.Call(ast.Name("div0_v", ast.Load()), [diff, copy.deepcopy(b)], [])
-                    args = [r, copy.deepcopy(p), _log_diff(*names), e]
-                    return ast.Call(ast.Name("powm1_le", ast.Load()), args, [])
+                    return self._powm1_le(r, p, names)
                 form = parameters_form(p)
                 if form is None:
                     t = ast.BinOp(copy.deepcopy(p), ast.Mult(), _log_diff(*names))
@@ -201,9 +200,12 @@ class _Branchless(_Scalar):
         r = self.visit(arg)
         if name == "log1p":
             return ast.Call(ast.Name("log1p_l", ast.Load()), [r, _log_diff(*names)], [])
-        p = self.visit(node.args[1])
-        e = self._exp_of(p, *names)
-        args = [r, copy.deepcopy(p), _log_diff(*names), e]
+        return self._powm1_le(r, self.visit(node.args[1]), names)
+
+    def _powm1_le(self, r: ast.expr, p: ast.expr, names: tuple[str, str]) -> ast.Call:
+        """``powm1(r, p)`` for ``r = (a - b) / b`` given ``log a - log b`` and the power
+        ``exp(p (log a - log b))`` (:func:`~divergences.vecmath.powm1_le`)."""
+        args = [r, copy.deepcopy(p), _log_diff(*names), self._exp_of(p, *names)]
         return ast.Call(ast.Name("powm1_le", ast.Load()), args, [])
 
     def _exp_of(self, p: ast.expr, la: str, lb: str | None) -> ast.Call:

@@ -91,7 +91,7 @@ def printed_exp(e: Exponent) -> ast.Call:
 def ratio_exponent(form: dict[str, float], la: str, lb: str | None) -> Exponent:
     """The exponent ``form * (la - lb)`` (``form * la`` without ``lb``)."""
     e: Exponent = {la: dict(form)}
-    return e if lb is None else _add(e, {lb: {k: -v for k, v in form.items()}})
+    return e if lb is None else _add(e, _neg({lb: form}))
 
 
 def _exponent_in(node: ast.expr, logs: Iterable[str]) -> Exponent | None:

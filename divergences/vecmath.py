@@ -124,12 +124,28 @@ def _log1pmx_v(r: float) -> float:
 
 
 @_jit
+def log1p_l(r: float, lg: float) -> float:
+    """log1p(r) given ``lg``, the same logarithm from the log-probabilities (``log a -
+    log b`` for ``r = (a - b) / b``): Kahan's form for |r| <= 1/2, where ``lg`` would carry
+    the absolute error of the logarithms into a small result, ``lg`` beyond (no second log)."""
+    small = abs(r) <= 0.5
+    return _where(small, _log1p_small(_where(small, r, 0.0)), lg)
+
+
+@_jit
+def expm1_e(t: float, e: float) -> float:
+    """exp(t) - 1 given ``e`` = exp(t) (computed once for the loop, shared): Taylor's
+    polynomial of :func:`expm1_v` for |t| < 1/2, ``e - 1`` beyond (no second exponential)."""
+    small = abs(t) < 0.5
+    v = _where(small, _expm1_small(_where(small, t, 0.0)), e - 1.0)
+    return _where(t == 0.0, t, v)
+
+
+@_jit
 def log1p_v(r: float) -> float:
     """log(1 + r): Kahan's correction for |r| <= 1/2, log(1 + r) beyond (-inf at -1, NaN
     below)."""
-    small = abs(r) <= 0.5
-    v = _where(small, _log1p_small(_where(small, r, 0.0)), log_v(1.0 + r))
-    return _where(r == 0.0, r, v)
+    return _where(r == 0.0, r, log1p_l(r, log_v(1.0 + r)))
 
 
 @_jit
@@ -159,10 +175,8 @@ def _expm1_small(s: float) -> float:
 @_jit
 def expm1_v(t: float) -> float:
     """exp(t) - 1: Taylor's polynomial (``_expm1_small``) for |t| < 1/2, exp_v(t) - 1
-    beyond."""
-    small = abs(t) < 0.5
-    v = _where(small, _expm1_small(_where(small, t, 0.0)), exp_v(t) - 1.0)
-    return _where(t == 0.0, t, v)  # -0.0 kept
+    beyond (:func:`expm1_e` with its own exponential)."""
+    return expm1_e(t, exp_v(t))
 
 
 @_jit
@@ -201,24 +215,6 @@ def pow_v(a: float, p: float) -> float:
 def powm1_v(r: float, a: float) -> float:
     """(1 + r) ** a - 1 as expm1(a log1p(r)); 0 for a = 0 (powm1)."""
     return _where(a == 0.0, 0.0, expm1_v(a * log1p_v(r)))
-
-
-@_jit
-def log1p_l(r: float, lg: float) -> float:
-    """log1p(r) given ``lg``, the same logarithm from the log-probabilities (``log a -
-    log b`` for ``r = (a - b) / b``): Kahan's form for |r| <= 1/2, where ``lg`` would carry
-    the absolute error of the logarithms into a small result, ``lg`` beyond (no second log)."""
-    small = abs(r) <= 0.5
-    return _where(small, _log1p_small(_where(small, r, 0.0)), lg)
-
-
-@_jit
-def expm1_e(t: float, e: float) -> float:
-    """exp(t) - 1 given ``e`` = exp(t) (computed once for the loop, shared): Taylor's
-    polynomial of :func:`expm1_v` for |t| < 1/2, ``e - 1`` beyond (no second exponential)."""
-    small = abs(t) < 0.5
-    v = _where(small, _expm1_small(_where(small, t, 0.0)), e - 1.0)
-    return _where(t == 0.0, t, v)
 
 
 @_jit
