@@ -190,6 +190,28 @@ def merged_product(node: ast.expr, coords: dict[str, str], known: set[str] | Non
                 if rest is not None and ast.unparse(printed_exp(merged)) in known:
                     power, fs[i], taken = merged, rest, True
                     break
+    if power is not None and known:
+        # a coordinate exchanged for the other: y exp(e) = x exp(e + log y - log x), where
+        # that power is computed anyway and is simpler (smaller constants in its exponent:
+        # the two printings agree on it, so the other is no longer computed; Cressie-Read's
+        # (y / x)^(-lambda - 1) y, far from x = y, is x (x / y)^lambda)
+        for i in sorted(co.keys() - drop):
+            swapped = _exchanged(fs[i], power, coords, known)
+            if swapped is not None:
+                fs[i], power, taken = swapped[0], swapped[1], True
+                break
+    if power is None and known:
+        # a coordinate into every power of a sum it multiplies, where each power it makes
+        # is computed anyway (alpha_beta's y (c1 y^(s - 1) - c2 x^alpha y^(beta - 1)))
+        for i in sorted(co.keys() - drop):
+            for j, f in enumerate(fs):
+                folded = _folded_into_terms(f, co[i], coords, known) if j not in co else None
+                if folded is not None:
+                    fs[j], taken = folded, True
+                    drop.add(i)
+                    break
+            if i in drop:
+                break
     if not drop and not taken and len(pw) < 2:
         return node
     if power is not None:
@@ -198,6 +220,48 @@ def merged_product(node: ast.expr, coords: dict[str, str], known: set[str] | Non
     if power is not None and power:
         kept.append(printed_exp(power))
     return _product(neg, kept)
+
+
+def _exchanged(
+    factor: ast.expr, power: Exponent, coords: dict[str, str], known: set[str]
+) -> tuple[ast.expr, Exponent] | None:
+    """(the other coordinate, the power) for a coordinate ``factor`` times ``exp(power)``
+    where ``exp(power + log factor - log other)`` is known, else None."""
+    if not (isinstance(factor, ast.Name) and factor.id in coords):
+        return None
+    for other, lg in coords.items():
+        if other == factor.id:
+            continue
+        moved = _add(power, {coords[factor.id]: {"": 1.0}, lg: {"": -1.0}})
+        if ast.unparse(printed_exp(moved)) in known and _weight(moved) < _weight(power):
+            return ast.Name(other, ast.Load()), moved
+    return None
+
+
+def _weight(e: Exponent) -> float:
+    """The sum of the constants' magnitudes in an exponent (``(alpha + 1) (la - lb)``: 2)."""
+    return sum(abs(form.get("", 0.0)) for form in e.values())
+
+
+def _folded_into_terms(
+    node: ast.expr, e: Exponent, coords: dict[str, str], known: set[str]
+) -> ast.expr | None:
+    """The sum ``node`` with ``exp(e)`` (a coordinate) merged into the one power of each of
+    its terms, where every power this makes is known; else None."""
+    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub)):
+        a = _folded_into_terms(node.left, e, coords, known)
+        b = _folded_into_terms(node.right, e, coords, known)
+        return None if a is None or b is None else ast.BinOp(a, node.op, b)
+    neg, fs = _factors(node)
+    logs = coords.values()
+    at = [(i, p) for i, f in enumerate(fs) if (p := _exponent_in(f, logs)) is not None]
+    if len(at) != 1 or any(_coordinates_in(f, coords) is not None for f in fs):
+        return None
+    i, p = at[0]
+    merged = printed_exp(_add(p, e))
+    if ast.unparse(merged) not in known:
+        return None
+    return _product(neg, [*fs[:i], merged, *fs[i + 1 :]])
 
 
 def _sum(es: Iterable[Exponent]) -> Exponent:

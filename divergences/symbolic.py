@@ -168,6 +168,15 @@ def _simplify(node: ast.expr) -> ast.expr:
     return node
 
 
+def _splits_the_domain(cond: ast.expr) -> bool:
+    """Whether ``cond`` is one strict or weak inequality (not a zero rule ``x == 0``)."""
+    return (
+        isinstance(cond, ast.Compare)
+        and len(cond.ops) == 1
+        and isinstance(cond.ops[0], (ast.Lt, ast.Gt, ast.LtE, ast.GtE))
+    )
+
+
 # -- the chain rule ---------------------------------------------------------------------------
 def _d(node: ast.expr, var: str) -> ast.expr:
     if not _uses(node, var):
@@ -224,6 +233,19 @@ def _d(node: ast.expr, var: str) -> ast.expr:
         # the term raises to a run-time power, elsewhere the table's partials give it
         c, a, b = node.args
         return _call("where", [c, _d(a, var), _d(b, var)])
+    if (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "where"
+        and _splits_the_domain(node.args[0])
+    ):
+        # an inequality on var (x < y / 2: two forms of one function, each where it is
+        # accurate, or the pieces of a piecewise one): the derivative of the chosen form,
+        # not the table's where(c, 1, 0) * da + where(c, 0, 1) * db, whose unchosen form
+        # can be inf or NaN where it is not chosen (r = (x - y) / y overflows where y is
+        # below 1e-308 x) and 0 * inf is NaN
+        c, a, b = node.args
+        return _call("where", [c, _d(a, var), _d(b, var)])
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
         h = HELPERS[node.func.id]
         out: ast.expr = _const(0)
@@ -273,7 +295,16 @@ def derivative(src: str, var: str) -> str:
     tree = parse(src).body
     d = _d(tree, var)
     with_limits = _with_limits(tree, d, var)
-    return ast.unparse(d) if with_limits is None else with_limits
+    if with_limits is not None:
+        return with_limits
+    if var in COORDINATES and _runtime_power(tree, var):
+        # the one-sided limit at var's zero left out (LIMIT_SOURCE_MAX): NaN there, not the
+        # zero rule's where(var == 0, 1, 0) * d(rule) + where(var == 0, 0, 1) * d(form),
+        # which is d(rule) wherever d(form) is finite at the zero, a number that is not the
+        # limit (alpha_beta at alpha = 1: 0 for -2 sqrt(Q_i))
+        at_zero = ast.Compare(ast.Name(var, ast.Load()), [ast.Eq()], [_const(0)])
+        return ast.unparse(_call("where", [at_zero, ast.Name("nan", ast.Load()), d]))
+    return ast.unparse(d)
 
 
 #: the longest derivative (characters of source) that takes its one-sided limits at the

@@ -32,6 +32,7 @@ CASES = (
     ((1e-170, 1e-170), (1.0, 1.0)),  # a row's squared norm underflows (cosine)
     ((1e-300, 1e-300), (1e-300, 0.0)),  # every product underflows
     ((1e-310, 0.5, 0.5), (1e-310, 0.3, 0.7)),  # a subnormal column
+    ((0.5, 0.5), (1e-317, 1.0)),  # a ratio beyond float64 (1e316): its powers are not
 )
 PAIRS = [(np.array(p), np.array(q)) for a, b in CASES for p, q in ((a, b), (b, a))]
 

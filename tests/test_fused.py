@@ -717,6 +717,40 @@ def test_powers_and_coordinates_merge_where_no_coordinate_is_zero():
     assert (1.0 / 1e-300) ** (0.5 - 2) * (1.0 / 1e-300) == 0.0
 
 
+def test_a_coordinate_exchanged_or_folded_into_every_term_of_a_sum():
+    """Where no coordinate is 0 (fused_powers): ``y exp(e)`` is ``x exp(e + log y - log x)``
+    where that power is computed anyway and simpler (Cressie-Read's far form: one
+    exponential fewer), and a coordinate multiplying a sum goes into the power of each term
+    where every power this makes is computed anyway (alpha_beta's textbook gradient: two
+    fewer); where one is not, nothing moves. Each printed form equals its definition in
+    40-digit mpmath, also where y / x underflows the textbook ratio (1e-300)."""
+    from divergences.fused_forms import sweep_sources
+
+    ren = {"alpha": "par_alpha", "beta": "par_beta"}
+    logs = {"x": "lx", "y": "ly"}
+    exchanged = sweep_sources(["(x / y) ** alpha", "y * (y / x) ** (-alpha - 1)"], ren, logs, True)
+    assert exchanged[1] == "x * " + exchanged[0]
+    term = "y * (beta * y ** (alpha + beta - 1) - alpha * x ** alpha * y ** (beta - 1))"
+    known = "y ** (alpha + beta) + x ** alpha * y ** beta"
+    first, folded = sweep_sources([known, term], ren, logs, True)
+    a_s, a_b = "exp_v((par_alpha + par_beta) * ly)", "exp_v(par_beta * ly + par_alpha * lx)"
+    assert first == f"{a_s} + {a_b}" and folded == f"par_beta * {a_s} - par_alpha * {a_b}"
+    # one of the two powers not computed anyway: the coordinate stays out
+    _, kept = sweep_sources(["y ** (alpha + beta)", term], ren, logs, True)
+    assert kept.startswith("y * (")
+    mp.dps = 40
+    env = {n: getattr(vecmath, n) for n in vecmath.__all__}
+    for x, y, a, b in [(1.0, 1e-300, 0.5, 0.5), (0.3, 0.7, -1.5, 2.0), (0.2, 0.9, 0.5, 1.0)]:
+        names = {"x": x, "y": y, "lx": math.log(x), "ly": math.log(y), "par_alpha": a}
+        names["par_beta"] = b
+        X, Y, A, B = (mpf(v) for v in (x, y, a, b))
+        want_ex = Y * (Y / X) ** (-A - 1)
+        want_fold = Y * (B * Y ** (A + B - 1) - A * X**A * Y ** (B - 1))
+        for f, want in ((exchanged[1], want_ex), (folded, want_fold)):
+            got = float(eval(f, env, names))
+            assert got == pytest.approx(float(want), rel=1e-13, abs=1e-300), (f, x, y)
+
+
 def test_the_log_space_twins_of_log1p_expm1_and_powm1():
     """log1p_l, expm1_e and powm1_le (the logarithm and the exponential given, computed
     once for the loop) against 40-digit mpmath: a few ulp on both sides of |r| = 1/2 and
@@ -758,16 +792,32 @@ def test_a_masked_logit_has_gradient_zero_on_both_paths(name, reverse):
         assert np.all(np.isinf(v)) and np.all(np.isinf(rv))
 
 
+@pytest.mark.parametrize("path", ["fused", "general"])
 @pytest.mark.parametrize(
     ("name", "params", "reverse"),
-    [("renyi", {"alpha": 0.5}, False), ("tsallis", {}, True), ("amari_alpha", {"alpha": -0.5}, True)],
+    [
+        ("renyi", {"alpha": 0.5}, False),
+        ("tsallis", {}, True),
+        ("amari_alpha", {"alpha": -0.5}, True),
+        ("amari_alpha", {}, False),
+        ("alpha_beta", {}, False),
+        ("alpha_beta", {}, True),
+        ("cressie_read", {}, True),
+    ],
 )
-def test_gradient_finite_beside_a_nearly_subnormal_probability(name, params, reverse):
+def test_gradient_finite_beside_a_nearly_subnormal_probability(name, params, reverse, path):
     """A probability near the bottom of float64 (a logit 730 below the largest: q ~ 1e-317,
-    not 0, so the sweep takes it), in a row with probabilities 0 (logits 1000 below), made
-    a power written as a product overflow (``(x / y) ** (alpha - 2) * (x / y)``: inf * tiny)
-    and the row's gradient NaN although its value is finite; with the powers merged (fused_powers) the gradient is finite and equals the
-    derivative by central differences in 450-digit mpmath (the definition, mp_reference)."""
+    not 0, so the sweep takes it), in a row with probabilities 0 (logits 1000 below): the
+    ratio of a normal probability to it overflows float64 (1e315) while the powers of it in
+    the value and the gradient do not. Before, the fused kernel gave NaN gradient rows with
+    finite values (a power written as a product: ``(x / y) ** (alpha - 2) * (x / y)``, inf
+    * tiny; fixed by merging the powers, fused_powers), and the general path (float64,
+    ``spaces.rowwise``) NaN values (alpha_beta, amari: ``y * powm1((x - y) / y, c)``, inf *
+    0 in the textbook-free form, now the textbook form where x > 2 y or x < y / 2) and NaN
+    gradients (an unchosen form's derivative times 0: the derivative of a where on an
+    inequality is now the chosen form's). The value and the gradient are finite and equal
+    the definition's (mp_reference) in 450-digit mpmath, the gradient by central
+    differences."""
     from mp_reference import REFERENCE
 
     rng = np.random.default_rng(5)
@@ -779,7 +829,10 @@ def test_gradient_finite_beside_a_nearly_subnormal_probability(name, params, rev
     p /= p.sum()
     _, zero, eps, prm = resolve(name, params)
     common = dict(input_space="logits", target_space="probs", temperature=1.0, reverse=reverse)
-    v, g, _ = loss_rows(dv.get(name), z[None], p[None], zero=zero, eps=eps, params=prm, **common)
+    if path == "fused":
+        v, g, _ = loss_rows(dv.get(name), z[None], p[None], zero=zero, eps=eps, params=prm, **common)
+    else:
+        v, g, _ = rowwise(name, z[None], p[None], options=dict(params), **common)
     assert np.isfinite(v).all() and np.isfinite(g).all()
     mp.dps = 450  # a coordinate at 1e-317 moves the value by 1e-160 to 1e-240 of its step
     P = [mpf(float(x)) for x in p]

@@ -55,6 +55,12 @@ def _power_m1(a: str) -> str:
     return f"where(x < y / 2, expm1({a} * log(div0(x, y))), powm1(div0(x - y, y), {a}))"
 
 
+#: Amari's term (1 - a)/2 x + (1 + a)/2 y - x^((1 - a)/2) y^((1 + a)/2) as written
+_AMARI_TEXTBOOK = (
+    "(1 - alpha) / 2 * x + (1 + alpha) / 2 * y - x ** ((1 - alpha) / 2) * y ** ((1 + alpha) / 2)"
+)
+
+
 def _alpha_beta_term() -> str:
     """The term of the AB-divergence with its limits (Cichocki, Cruces & Amari 2011: the
     definition and its limit cases): exactly one zero gives the limit y^s / (alpha s) (x = 0,
@@ -63,9 +69,18 @@ def _alpha_beta_term() -> str:
     evaluates both branches on arrays, and a derivative multiplies each by its indicator)."""
     s = "(alpha + beta)"
     a0, b0, s0 = "where(alpha == 0, 1, alpha)", "where(beta == 0, 1, beta)", f"where({s} == 0, 1, {s})"
+    # y^s ((x / y)^alpha - 1 - alpha / s ((x / y)^s - 1)) where y / 2 <= x <= 2 y (small
+    # near x = y); outside, the textbook form alpha / s x^s + beta / s y^s - x^alpha y^beta
+    # (the same cancellation there), whose powers do not overflow where the ratio does (y
+    # below 1e-308 x) and whose derivatives do not divide by a subnormal ratio
+    textbook = f"(alpha / {s0} * x ** {s} + beta / {s0} * y ** {s} - x ** alpha * y ** beta)"
+    near = (
+        f"-(y ** {s}) / ({a0} * {b0}) * (powm1(div0(x - y, y), alpha) - alpha / {s0} * "
+        f"powm1(div0(x - y, y), {s}))"
+    )
     general = (
-        f"-(y ** {s}) / ({a0} * {b0}) * ({_power_m1('alpha')} - alpha / {s0} * "
-        f"{_power_m1(s)})"
+        f"where(x < y / 2, {textbook} / ({a0} * {b0}), "
+        f"where(x > 2 * y, {textbook} / ({a0} * {b0}), {near}))"
     )
     positive = (
         "where(alpha == 0, where(beta == 0, log(div0(x, y)) ** 2 / 2, "
@@ -260,7 +275,8 @@ MEASURES: list[Measure] = [
         latex=r"\frac{2}{\lambda (\lambda + 1)} \sum_i P_i \Big[\Big(\frac{P_i}{Q_i}"
         r"\Big)^\lambda - 1\Big]",
         # P ((P/Q)^lambda - 1) = P powm1((P - Q) / Q, lambda): small terms near P = Q (the
-        # plain power where P < Q / 2, where 1 + (P - Q) / Q would lose P's digits).
+        # plain power where P < Q / 2, where 1 + (P - Q) / Q would lose P's digits, and
+        # (Q / P)^-lambda where P > 2 Q, where (P - Q) / Q overflows for Q below 1e-308 P).
         # lambda = 0 and -1 are the limits 2 sum P ln(P/Q) and 2 sum Q ln(Q/P) (as
         # scipy.stats.power_divergence), written as kl_elem plus the difference of the sums
         strict=Rule(
@@ -270,7 +286,8 @@ MEASURES: list[Measure] = [
                     "where(lambda_ == -1, kl_elem(y, x) + (y - x), "
                     "where(x == 0, where(lambda_ < -1, where(y > 0, inf, 0), 0), "
                     "where(x < y / 2, x * (div0(x, y) ** lambda_ - 1), "
-                    "x * powm1(div0(x - y, y), lambda_)))))"
+                    "where(x > 2 * y, x * (div0(y, x) ** (-lambda_) - 1), "
+                    "x * powm1(div0(x - y, y), lambda_))))))"
                 )
             },
             "2 * s / where(lambda_ * (lambda_ + 1) == 0, 1, lambda_ * (lambda_ + 1))",
@@ -349,9 +366,10 @@ MEASURES: list[Measure] = [
         domain="nonnegative",
         latex=r"\frac{4}{1 - \alpha^2} \sum_i \Big(\frac{1 - \alpha}{2} P_i + \frac{1 + "
         r"\alpha}{2} Q_i - P_i^{(1 - \alpha)/2} Q_i^{(1 + \alpha)/2}\Big)",
-        # with c = (1 - alpha)/2 and r = (P - Q)/Q each term is Q (c r - powm1(r, c)): no
-        # cancellation of O(1) quantities near P = Q (the textbook term where P < Q / 2,
-        # where 1 + r would lose P's digits); alpha = -1 and 1 are the generalised
+        # with c = (1 - alpha)/2 and r = (P - Q)/Q each term is Q (c r - powm1(r, c)) where
+        # Q / 2 <= P <= 2 Q: no cancellation of O(1) quantities near P = Q; the textbook
+        # term outside (below, 1 + r would lose P's digits; above, r overflows where Q is
+        # below 1e-308 P, while the powers do not); alpha = -1 and 1 are the generalised
         # KL divergences sum kl_elem (the limits)
         strict=Rule(
             {
@@ -359,10 +377,9 @@ MEASURES: list[Measure] = [
                     "where(alpha == -1, kl_elem(x, y), where(alpha == 1, kl_elem(y, x), "
                     "where(y == 0, where(alpha > -1, (1 - alpha) / 2 * x, "
                     "where(x == 0, 0, -inf)), "
-                    "where(x < y / 2, (1 - alpha) / 2 * x + (1 + alpha) / 2 * y "
-                    "- x ** ((1 - alpha) / 2) * y ** ((1 + alpha) / 2), "
+                    f"where(x < y / 2, {_AMARI_TEXTBOOK}, where(x > 2 * y, {_AMARI_TEXTBOOK}, "
                     "y * ((1 - alpha) / 2 * div0(x - y, y) "
-                    "- powm1(div0(x - y, y), (1 - alpha) / 2))))))"
+                    "- powm1(div0(x - y, y), (1 - alpha) / 2)))))))"
                 )
             },
             "4 * s / where(alpha * alpha == 1, 4, 1 - alpha * alpha)",
@@ -437,7 +454,10 @@ MEASURES: list[Measure] = [
                 "k": sum_(_power_gap("alpha")),
                 "s": sum_("x - y"),
                 "m": sum_("x"),
-                "t": sum_("where(x == 0, 0, x * (x / y) ** (alpha - 1))"),
+                "t": sum_(
+                    "where(x == 0, 0, where(x > y, x * div0(y, x) ** (1 - alpha), "
+                    "x * div0(x, y) ** (alpha - 1)))"
+                ),
             },
             "where(m == 0, where(s == 0, 0, nan), where(alpha == 1, (k + s) / m, "
             "where(abs(t - m) < m / 2, where(abs(s) < m / 2, log1p(where(abs(k + (alpha - 1) "
