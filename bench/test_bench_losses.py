@@ -17,6 +17,8 @@ gradient against the general float64 path.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from conftest import bench_size
@@ -125,6 +127,7 @@ def test_every_measure(benchmark, batch, m):
     np.testing.assert_allclose(grad.numpy() / scale, z64.grad.numpy() / scale, atol=1e-5)
 
 
+@functools.cache
 def _floor_kernels():
     """Two Numba kernels over (B, V) float32 rows, parallel over rows (2 threads): the bytes
     a fused loss must move (read the logits and the targets, write a float32 gradient) and

@@ -203,15 +203,19 @@ def merged_product(node: ast.expr, coords: dict[str, str], known: set[str] | Non
     if power is None and known:
         # a coordinate into every power of a sum it multiplies, where each power it makes
         # is computed anyway (alpha_beta's y (c1 y^(s - 1) - c2 x^alpha y^(beta - 1)))
-        for i in sorted(co.keys() - drop):
-            for j, f in enumerate(fs):
-                folded = _folded_into_terms(f, co[i], coords, known) if j not in co else None
-                if folded is not None:
-                    fs[j], taken = folded, True
-                    drop.add(i)
-                    break
-            if i in drop:
-                break
+        hit = next(
+            (
+                (i, j, folded)
+                for i in sorted(co.keys() - drop)
+                for j, f in enumerate(fs)
+                if j not in co and (folded := _folded_into_terms(f, co[i], coords, known))
+            ),
+            None,
+        )
+        if hit is not None:
+            i, j, fs[j] = hit
+            drop.add(i)
+            taken = True
     if not drop and not taken and len(pw) < 2:
         return node
     if power is not None:

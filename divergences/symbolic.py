@@ -220,30 +220,19 @@ def _d(node: ast.expr, var: str) -> ast.expr:
         isinstance(node, ast.Call)
         and isinstance(node.func, ast.Name)
         and node.func.id == "where"
-        and not _uses(node.args[0], var)
+        and (not _uses(node.args[0], var) or _splits_the_domain(node.args[0]))
     ):
-        # a condition that does not depend on var (a parameter's limit form: alpha == -1):
-        # the derivative of the chosen branch, as a where of the branches' derivatives. The
-        # table's partials (where(c, 1, 0) * da + where(c, 0, 1) * db) would multiply the
-        # unchosen branch's derivative by 0, and 0 * inf is NaN (a limit form's other branch
-        # is often infinite exactly where it is not chosen: amari_alpha at alpha = +-1). A
-        # condition on var itself (a zero rule, where(x == 0, 0, f)) keeps the table's form:
-        # at the zero the one-sided derivative is the limit of f's, which the branch's
-        # constant does not give; derivative() puts that limit there (_at_the_edge) where
-        # the term raises to a run-time power, elsewhere the table's partials give it
-        c, a, b = node.args
-        return _call("where", [c, _d(a, var), _d(b, var)])
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id == "where"
-        and _splits_the_domain(node.args[0])
-    ):
-        # an inequality on var (x < y / 2: two forms of one function, each where it is
-        # accurate, or the pieces of a piecewise one): the derivative of the chosen form,
-        # not the table's where(c, 1, 0) * da + where(c, 0, 1) * db, whose unchosen form
-        # can be inf or NaN where it is not chosen (r = (x - y) / y overflows where y is
-        # below 1e-308 x) and 0 * inf is NaN
+        # a condition that does not depend on var (a parameter's limit form: alpha == -1),
+        # or an inequality on var (x < y / 2: two forms of one function, each where it is
+        # accurate, or the pieces of a piecewise one): the derivative of the chosen branch,
+        # as a where of the branches' derivatives. The table's partials (where(c, 1, 0) * da
+        # + where(c, 0, 1) * db) would multiply the unchosen branch's derivative by 0, and
+        # 0 * inf is NaN (a limit form's other branch is often infinite exactly where it is
+        # not chosen: amari_alpha at alpha = +-1; r = (x - y) / y overflows where y is below
+        # 1e-308 x). A zero rule on var (where(x == 0, 0, f)) keeps the table's form: at the
+        # zero the one-sided derivative is the limit of f's, which the branch's constant
+        # does not give; derivative() puts that limit there (_at_the_edge) where the term
+        # raises to a run-time power, elsewhere the table's partials give it
         c, a, b = node.args
         return _call("where", [c, _d(a, var), _d(b, var)])
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
@@ -311,8 +300,8 @@ def derivative(src: str, var: str) -> str:
 #: coordinates' zeros: Numba's and g++'s compile time grows faster than the source, and the
 #: limits multiply it (renyi 1.3k -> 6.3k characters, its Numba gradient kernel compiles in 31
 #: s instead of 6; alpha_beta's would be 15.8k characters and compile in 332 s instead of 21),
-#: so a longer one keeps the plain derivative, whose value at a zero of a run-time power is
-#: NaN (:func:`zero_limits_dropped`; alpha_beta's zeros, listed in CATALOG.md)
+#: so a longer one keeps the plain derivative, NaN at its coordinate's zero (derivative();
+#: :func:`zero_limits_dropped`; alpha_beta's zeros, listed in CATALOG.md)
 LIMIT_SOURCE_MAX = 5000
 
 

@@ -34,6 +34,14 @@ from ._claims import (
 _KL_TRIANGLE = "P = (1, 0), Q = (1/2, 1/2), R = (0, 1) break it (as for KL)"
 
 
+def _by_ratio(below: str, above: str, near: str) -> str:
+    """``below`` where x < y / 2, ``above`` where x > 2 y, ``near`` between: the parametric
+    terms' forms near x = y (powm1 of the relative difference, no cancellation of O(1)
+    quantities) and away from it (where 1 + r would lose x's digits, below, or r = (x - y) / y
+    overflow while the powers do not, above)."""
+    return f"where(x < y / 2, {below}, where(x > 2 * y, {above}, {near}))"
+
+
 def _power_gap(a: str) -> str:
     """The term x^a y^(1 - a) - y - a (x - y) of Renyi and Tsallis (small near x = y, so
     their sums need no cancellation against sum P or sum Q), with its limits at zeros:
@@ -42,9 +50,13 @@ def _power_gap(a: str) -> str:
     x (y / x)^(1 - a) does not); a = 1 is the limit of the term over (a - 1), kl_elem(x, y)."""
     return (
         f"where({a} == 1, kl_elem(x, y), where(y == 0, where(x == 0, 0, where({a} < 1, "
-        f"-{a} * x, inf)), where(x < y / 2, y * (div0(x, y) ** {a} - 1) - {a} * (x - y), "
-        f"where(x > 2 * y, x * div0(y, x) ** (1 - {a}) - y - {a} * (x - y), "
-        f"y * (powm1(div0(x - y, y), {a}) - {a} * div0(x - y, y))))))"
+        f"-{a} * x, inf)), "
+        + _by_ratio(
+            f"y * (div0(x, y) ** {a} - 1) - {a} * (x - y)",
+            f"x * div0(y, x) ** (1 - {a}) - y - {a} * (x - y)",
+            f"y * (powm1(div0(x - y, y), {a}) - {a} * div0(x - y, y))",
+        )
+        + "))"
     )
 
 
@@ -78,10 +90,7 @@ def _alpha_beta_term() -> str:
         f"-(y ** {s}) / ({a0} * {b0}) * (powm1(div0(x - y, y), alpha) - alpha / {s0} * "
         f"powm1(div0(x - y, y), {s}))"
     )
-    general = (
-        f"where(x < y / 2, {textbook} / ({a0} * {b0}), "
-        f"where(x > 2 * y, {textbook} / ({a0} * {b0}), {near}))"
-    )
+    general = _by_ratio(f"{textbook} / ({a0} * {b0})", f"{textbook} / ({a0} * {b0})", near)
     positive = (
         "where(alpha == 0, where(beta == 0, log(div0(x, y)) ** 2 / 2, "
         f"kl_elem(y ** beta, x ** beta) / {b0} ** 2), "
@@ -285,9 +294,12 @@ MEASURES: list[Measure] = [
                     "where(lambda_ == 0, kl_elem(x, y) + (x - y), "
                     "where(lambda_ == -1, kl_elem(y, x) + (y - x), "
                     "where(x == 0, where(lambda_ < -1, where(y > 0, inf, 0), 0), "
-                    "where(x < y / 2, x * (div0(x, y) ** lambda_ - 1), "
-                    "where(x > 2 * y, x * (div0(y, x) ** (-lambda_) - 1), "
-                    "x * powm1(div0(x - y, y), lambda_))))))"
+                    + _by_ratio(
+                        "x * (div0(x, y) ** lambda_ - 1)",
+                        "x * (div0(y, x) ** (-lambda_) - 1)",
+                        "x * powm1(div0(x - y, y), lambda_)",
+                    )
+                    + ")))"
                 )
             },
             "2 * s / where(lambda_ * (lambda_ + 1) == 0, 1, lambda_ * (lambda_ + 1))",
@@ -377,9 +389,13 @@ MEASURES: list[Measure] = [
                     "where(alpha == -1, kl_elem(x, y), where(alpha == 1, kl_elem(y, x), "
                     "where(y == 0, where(alpha > -1, (1 - alpha) / 2 * x, "
                     "where(x == 0, 0, -inf)), "
-                    f"where(x < y / 2, {_AMARI_TEXTBOOK}, where(x > 2 * y, {_AMARI_TEXTBOOK}, "
-                    "y * ((1 - alpha) / 2 * div0(x - y, y) "
-                    "- powm1(div0(x - y, y), (1 - alpha) / 2)))))))"
+                    + _by_ratio(
+                        _AMARI_TEXTBOOK,
+                        _AMARI_TEXTBOOK,
+                        "y * ((1 - alpha) / 2 * div0(x - y, y) "
+                        "- powm1(div0(x - y, y), (1 - alpha) / 2))",
+                    )
+                    + ")))"
                 )
             },
             "4 * s / where(alpha * alpha == 1, 4, 1 - alpha * alpha)",
