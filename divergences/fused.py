@@ -138,8 +138,12 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
     # the sweep takes the forms where no coordinate is 0 (unswitched on the parameters'
     # cases); a pass over the coordinates at 0 computes the full forms there
     peeled = {k: off_the_edges(v) for k, v in srcs.items()}
-    plain = {k: form for k, (form, _) in peeled.items()}
-    at = {xy[c] for _, edges in peeled.values() for c in edges}
+    plain = {k: form for k, (form, _, _) in peeled.items()}
+    at = {xy[c] for _, edges, _ in peeled.values() for c in edges}
+    # and the coordinates where a rare condition holds (log-space forms: a coordinate at 0
+    # makes them -inf or NaN, which the test of its zero covers)
+    rares = sorted({c for _, _, conds in peeled.values() for c in conds})
+    rare_tests = [f"({_src(c, term_ren, logs, positive=True)})" for c in rares]
     edge_body = statements(srcs)
     if inp != "probs":
         # an input probability exactly 0 (a logit masked with -inf; not an underflowed
@@ -148,11 +152,12 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
         at.add("pi")
         rows = [gcol] if affine else range(hrow, gcol)
         edge_body += [f"S[{r}, k] = _where(lpi == -math.inf, 0.0, S[{r}, k])" for r in rows]
-    at_zero = " | ".join(f"({c} == 0.0)" for c in sorted(at))
+    at_zero = " | ".join([f"({c} == 0.0)" for c in sorted(at)] + rare_tests)
 
     def loop(srcs: dict[str, str]) -> list[str]:
-        """The loop over a row's coordinates; it counts the coordinates at 0 in ``nz`` (an
-        integer sum: vectorised), so that the pass over them runs where there are any."""
+        """The loop over a row's coordinates; it counts the coordinates at 0 (or where a
+        rare condition holds) in ``nz`` (an integer sum: vectorised), so that the pass over
+        them runs where there are any."""
         body = load + statements(srcs, positive=True)
         if at_zero:
             body.append(f"nz += np.int64({at_zero})")
@@ -165,10 +170,12 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
     sweeps = SWEEP.format(gargs=g, params=params, loops=loops)
     call = f"(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d{g}{params})"
     first = f"    nz = _sweep{call}"
-    if at:
+    if at_zero:
         sweeps += EDGES.format(
             gargs=g,
             params=params,
+            # the rare conditions are on the log-probabilities: loaded before the test
+            select=_indented(load if rare_tests else probe, 8),
             probe=_indented(probe, 8),
             test=at_zero,
             load=_indented(rest, 8),

@@ -10,8 +10,9 @@ that vectorises along V, off the edges of the domain, and unswitched on the para
   loop has (:func:`~divergences.vecmath.powm1_le`);
 - :func:`sweep_sources` prints a loop's statements twice: the second time a coordinate may
   go into a power that the first printing computes;
-- :func:`off_the_edges` drops the zero rules and the one-sided limits at a zero, which a
-  separate pass over the coordinates at 0 computes;
+- :func:`off_the_edges` drops the zero rules, the one-sided limits at a zero and the
+  branches of rare conditions (``rare``), which a separate pass over the coordinates at 0
+  or where a rare condition holds computes;
 - :func:`_unswitched` puts one loop in each case of a condition on the parameters only
   (``alpha == 1``), so that no loop carries the forms of another case.
 """
@@ -338,22 +339,39 @@ def _zero_test(node: ast.expr) -> str | None:
     return None
 
 
-def off_the_edges(src: str) -> tuple[str, frozenset[str]]:
-    """``src`` where no coordinate is 0, and the coordinates whose 0 it tests.
+def _rare_test(node: ast.expr) -> ast.expr | None:
+    """The condition ``c`` of ``rare(c)``, else None."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "rare":
+        return node.args[0]
+    return None
+
+
+def off_the_edges(src: str) -> tuple[str, frozenset[str], frozenset[str]]:
+    """``src`` where no coordinate is 0 and no rare condition holds, the coordinates whose
+    0 it tests, and the rare conditions (sources).
 
     Every ``where(c == 0, a, b)`` on a coordinate ``c`` becomes ``b``: a term's zero rules
     and a gradient's one-sided limits at a zero (:func:`divergences.symbolic.derivative`)
     leave the sweeps, which would compute them for every coordinate (every branch of a
-    select is evaluated), and are computed by a pass over the coordinates at 0 only.
+    select is evaluated), and are computed by a pass over the coordinates at 0 only. So does
+    every ``where(rare(c), a, b)`` (a form for ratios beyond float64's range, say): the pass
+    over the edges takes the coordinates where ``c`` holds too.
 
     Examples
     --------
     >>> off_the_edges("where(x == 0, 0, x * log(x / y))")
-    ('x * log(x / y)', frozenset({'x'}))
+    ('x * log(x / y)', frozenset({'x'}), frozenset())
+    >>> off_the_edges("where(rare(abs(log(x / y)) > 600), x - y, y * powm1((x - y) / y, 2))")
+    ('y * powm1((x - y) / y, 2)', frozenset(), frozenset({'abs(log(x / y)) > 600'}))
     """
     edges: set[str] = set()
+    rares: set[str] = set()
 
     def pick(cond: ast.expr) -> int | None:
+        rare = _rare_test(cond)
+        if rare is not None:
+            rares.add(ast.unparse(rare))
+            return 2
         c = _zero_test(cond)
         if c is None:
             return None
@@ -361,7 +379,7 @@ def off_the_edges(src: str) -> tuple[str, frozenset[str]]:
         return 2
 
     plain = _choose(src, pick)
-    return plain, frozenset(edges)
+    return plain, frozenset(edges), frozenset(rares)
 
 
 #: the most conditions on parameters a sweep is unswitched on (at most 2**4 loops)

@@ -99,7 +99,7 @@ EDGES = """
 def _edges(zi, zt, ei, et, S, Z, inv, ri, rt, li, lt, n, _eps, _d{gargs}{params}):
     c = 0
     for k in range(n):
-{probe}
+{select}
         if {test}:
             Z[c] = k
             c += 1

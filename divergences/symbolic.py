@@ -169,7 +169,10 @@ def _simplify(node: ast.expr) -> ast.expr:
 
 
 def _splits_the_domain(cond: ast.expr) -> bool:
-    """Whether ``cond`` is one strict or weak inequality (not a zero rule ``x == 0``)."""
+    """Whether ``cond`` is one strict or weak inequality (not a zero rule ``x == 0``), or
+    such an inequality marked ``rare(...)``."""
+    if isinstance(cond, ast.Call) and isinstance(cond.func, ast.Name) and cond.func.id == "rare":
+        cond = cond.args[0]
     return (
         isinstance(cond, ast.Compare)
         and len(cond.ops) == 1

@@ -465,6 +465,17 @@ _ENTRIES = [
         mp=_mp_where,
     ),
     Helper(
+        "rare", ("c",), "c itself: marks the condition of a where as one that holds at few "
+        "coordinates in practice (ratios beyond float64's range). Every back end computes "
+        "the where as written; the fused loss sweeps compute its other branch only and leave "
+        "the coordinates where c holds to their pass over the edges (divergences.fused), so "
+        "that the rare branch's forms are not computed at every coordinate.",
+        partials=("1",),
+        array=lambda xp, v: lambda c: c, numba="rare", cuda="dv_rare",
+        cuda_src=_inline("dv_rare", "double c", "return c;", "c itself (a rare condition)"),
+        scalar=lambda c: c, mp=lambda c: c,
+    ),
+    Helper(
         "div0", ("a", "b"), "a / b with 0 / 0 = 0 (the term vanishes) and a / 0 = +-inf.",
         partials=("1 / b", "where(a == 0, 0, -(a / b) / b)"),
         regime="a / b",

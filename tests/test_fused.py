@@ -591,15 +591,22 @@ def test_fused_at_zero_probabilities_with_probabilities_in(m):
 
 
 def test_off_the_edges_leaves_the_forms_where_no_coordinate_is_zero():
-    """Every where(c == 0, a, b) on a coordinate goes (b stays), conditions on parameters
-    and on coordinates other than their zero stay, and the tested coordinates are named."""
+    """Every where(c == 0, a, b) on a coordinate goes (b stays), and so does every
+    where(rare(c), a, b); conditions on parameters and on coordinates other than their zero
+    stay, and the tested coordinates and the rare conditions are named."""
     from divergences.fused_forms import off_the_edges
 
     src = "where(alpha == 1, where(-y == 0, 0, x * y), where(x < y / 2, where(0 == x, 1, x), y))"
-    plain, edges = off_the_edges(src)
+    plain, edges, rares = off_the_edges(src)
     assert plain == "where(alpha == 1, x * y, where(x < y / 2, x, y))"
-    assert edges == frozenset({"x", "y"})
-    assert off_the_edges("where(x - y == 0, 0, x)") == ("where(x - y == 0, 0, x)", frozenset())
+    assert edges == frozenset({"x", "y"}) and rares == frozenset()
+    assert off_the_edges("where(x - y == 0, 0, x)") == (
+        "where(x - y == 0, 0, x)", frozenset(), frozenset()
+    )
+    src = "where(y == 0, 1, where(rare(abs(log(x / y)) > 700), x ** 2, y * powm1(x / y - 1, 2)))"
+    assert off_the_edges(src) == (
+        "y * powm1(x / y - 1, 2)", frozenset({"y"}), frozenset({"abs(log(x / y)) > 700"})
+    )
 
 
 def test_equal_powers_written_apart_are_printed_alike():
@@ -851,3 +858,55 @@ def test_gradient_finite_beside_a_nearly_subnormal_probability(name, params, rev
     want = [float((value(k, h) - value(k, -h)) / (2 * h)) for k in range(V)]
     # 1e-12 of the row's largest (a probability at 1e-317 is a subnormal: 7 digits)
     np.testing.assert_allclose(g[0], want, rtol=1e-12, atol=1e-12 * np.max(np.abs(want)))
+
+
+@pytest.mark.parametrize("path", ["fused", "general"])
+@pytest.mark.parametrize("params", [{}, {"alpha": 2.0, "beta": 3.0}, {"alpha": 1.5, "beta": -0.5}])
+@pytest.mark.parametrize("reverse", [False, True])
+def test_alpha_beta_where_a_power_of_the_ratio_leaves_float64(path, params, reverse):
+    """alpha_beta's near-x = y form y^s ((x / y)^alpha - 1 - ...) overflows where a power of
+    the ratio does (logits 360 apart: (x / y)^5 = e^1800 at alpha = 2, beta = 3), and the
+    fused sweeps compute that form only: the coordinates where its rare condition holds
+    (divergences.vocabulary: rare) go to the pass over the edges, which takes the textbook
+    form (with the sweep counting the zeros only, the fused kernel's value and gradient at
+    alpha = 2, beta = 3 were not finite). The general path evaluates the same where as
+    written. Value and gradient against the definition (mp_reference) at 300 digits, the
+    gradient by central differences."""
+    from mp_reference import REFERENCE
+
+    rng = np.random.default_rng(11)
+    V = 12
+    z = rng.normal(0, 2, V)
+    z[[2, 5]] -= 360.0  # probabilities e^-360 (1e-156) beside normal ones
+    p = np.exp(rng.normal(0, 2, V))
+    p[[3, 9]] *= 1e-70
+    p /= p.sum()
+    name = "alpha_beta"
+    _, zero, eps, prm = resolve(name, params)
+    a, b = prm["alpha"], prm["beta"]
+    lq = z - np.log(np.sum(np.exp(z - z.max()))) - z.max()
+    x, y = (np.exp(lq), p) if reverse else (p, np.exp(lq))
+    rare = (1 + abs(a) + abs(b)) * np.abs(np.log(x / y)) + np.abs(np.log(y)) > 700
+    assert rare.any() and not rare.all()
+    common = dict(input_space="logits", target_space="probs", temperature=1.0, reverse=reverse)
+    if path == "fused":
+        v, g, _ = loss_rows(dv.get(name), z[None], p[None], zero=zero, eps=eps, params=prm, **common)
+    else:
+        v, g, _ = rowwise(name, z[None], p[None], options=dict(params), **common)
+    assert np.isfinite(v).all() and np.isfinite(g).all()
+    mp.dps = 300
+    P = [mpf(float(t)) for t in p]
+
+    def value(k: int, d: mpf) -> mpf:
+        zs = [mpf(float(t)) for t in z]
+        zs[k] += d
+        top = max(zs)
+        e = [mp.exp(t - top) for t in zs]
+        s = mp.fsum(e)
+        q = [t / s for t in e]
+        return REFERENCE[name](q, P, **prm) if reverse else REFERENCE[name](P, q, **prm)
+
+    assert v[0] == pytest.approx(float(value(0, mpf(0))), rel=1e-12)
+    h = mpf("1e-60")
+    want = [float((value(k, h) - value(k, -h)) / (2 * h)) for k in range(V)]
+    np.testing.assert_allclose(g[0], want, rtol=1e-10, atol=1e-12 * np.max(np.abs(want)))

@@ -81,16 +81,22 @@ def _alpha_beta_term() -> str:
     evaluates both branches on arrays, and a derivative multiplies each by its indicator)."""
     s = "(alpha + beta)"
     a0, b0, s0 = "where(alpha == 0, 1, alpha)", "where(beta == 0, 1, beta)", f"where({s} == 0, 1, {s})"
-    # y^s ((x / y)^alpha - 1 - alpha / s ((x / y)^s - 1)) where y / 2 <= x <= 2 y (small
-    # near x = y); outside, the textbook form alpha / s x^s + beta / s y^s - x^alpha y^beta
-    # (the same cancellation there), whose powers do not overflow where the ratio does (y
-    # below 1e-308 x) and whose derivatives do not divide by a subnormal ratio
+    # y^s ((x / y)^alpha - 1 - alpha / s ((x / y)^s - 1)), small near x = y without
+    # cancellation of O(1) quantities: each power of the ratio minus 1 from the relative
+    # difference (powm1), or from the log ratio below y / 2 (_power_m1, where 1 + r would
+    # lose x's digits). Where a power of the ratio (its exponents are at most
+    # 1 + |alpha| + |beta| in size) times 1 / y (in the derivatives) could leave float64's
+    # range, the textbook form alpha / s x^s + beta / s y^s - x^alpha y^beta, whose powers
+    # do not overflow where the ratio's do. Such coordinates are rare (a ratio beyond e^300
+    # at the defaults, or y below 1e-304), so the fused loss sweeps leave them to their pass
+    # over the edges (rare)
     textbook = f"(alpha / {s0} * x ** {s} + beta / {s0} * y ** {s} - x ** alpha * y ** beta)"
     near = (
-        f"-(y ** {s}) / ({a0} * {b0}) * (powm1(div0(x - y, y), alpha) - alpha / {s0} * "
-        f"powm1(div0(x - y, y), {s}))"
+        f"-(y ** {s}) / ({a0} * {b0}) * ({_power_m1('alpha')} - alpha / {s0} * "
+        f"{_power_m1(s)})"
     )
-    general = _by_ratio(f"{textbook} / ({a0} * {b0})", f"{textbook} / ({a0} * {b0})", near)
+    extreme = "rare((1 + abs(alpha) + abs(beta)) * abs(log(div0(x, y))) + abs(log(y)) > 700)"
+    general = f"where({extreme}, {textbook} / ({a0} * {b0}), {near})"
     positive = (
         "where(alpha == 0, where(beta == 0, log(div0(x, y)) ** 2 / 2, "
         f"kl_elem(y ** beta, x ** beta) / {b0} ** 2), "

@@ -33,6 +33,12 @@ def div0(a: float, b: float) -> float:
 
 
 @_jit
+def rare(c: bool) -> bool:
+    """c itself (a where's condition that holds at few coordinates; see the vocabulary)."""
+    return c
+
+
+@_jit
 def nz(a: float, e: float) -> float:
     """a, with an exact zero replaced by e."""
     return e if a == 0.0 else a
