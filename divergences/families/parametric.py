@@ -87,7 +87,7 @@ def _alpha_beta_term() -> str:
     # lose x's digits). Where a power of the ratio (its exponents are at most
     # 1 + |alpha| + |beta| in size) times 1 / y (in the derivatives) could leave float64's
     # range, the textbook form alpha / s x^s + beta / s y^s - x^alpha y^beta, whose powers
-    # do not overflow where the ratio's do. Such coordinates are rare (a ratio beyond e^300
+    # do not overflow where the ratio's do. Such coordinates are rare (a ratio beyond e^350
     # at the defaults, or y below 1e-304), so the fused loss sweeps leave them to their pass
     # over the edges (rare)
     textbook = f"(alpha / {s0} * x ** {s} + beta / {s0} * y ** {s} - x ** alpha * y ** beta)"
