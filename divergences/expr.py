@@ -74,6 +74,22 @@ def parse(src: str) -> ast.Expression:
         raise ValueError(f"cannot parse {src!r}: {e.msg}") from None
 
 
+def rare_condition(node: ast.expr) -> ast.expr | None:
+    """The condition ``c`` of a where's condition marked ``rare(c)`` (see the vocabulary's
+    ``rare``), else None.
+
+    Examples
+    --------
+    >>> ast.unparse(rare_condition(parse("rare(x > 2 * y)").body))
+    'x > 2 * y'
+    >>> rare_condition(parse("x > 2 * y").body) is None
+    True
+    """
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "rare":
+        return node.args[0]
+    return None
+
+
 def check_expression(src: str, names: set[str]) -> None:
     """Raise ``ValueError`` unless ``src`` uses only the language and ``names``."""
     tree = parse(src)

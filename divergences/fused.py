@@ -152,15 +152,15 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
         at.add("pi")
         rows = [gcol] if affine else range(hrow, gcol)
         edge_body += [f"S[{r}, k] = _where(lpi == -math.inf, 0.0, S[{r}, k])" for r in rows]
-    at_zero = " | ".join([f"({c} == 0.0)" for c in sorted(at)] + rare_tests)
+    at_edges = " | ".join([f"({c} == 0.0)" for c in sorted(at)] + rare_tests)
 
     def loop(srcs: dict[str, str]) -> list[str]:
         """The loop over a row's coordinates; it counts the coordinates at 0 (or where a
         rare condition holds) in ``nz`` (an integer sum: vectorised), so that the pass over
         them runs where there are any."""
         body = load + statements(srcs, positive=True)
-        if at_zero:
-            body.append(f"nz += np.int64({at_zero})")
+        if at_edges:
+            body.append(f"nz += np.int64({at_edges})")
         return ["for k in range(n):"] + ["    " + line for line in body]
 
     g = gargs = "".join(f", g_{a}" for a in accs)
@@ -170,14 +170,14 @@ def module_source(measure: Measure, zero: str, inp: str, tgt: str, wrt: str) -> 
     sweeps = SWEEP.format(gargs=g, params=params, loops=loops)
     call = f"(zi, zt, ei, et, S, inv, ri, rt, li, lt, n, _eps, _d{g}{params})"
     first = f"    nz = _sweep{call}"
-    if at_zero:
+    if at_edges:
         sweeps += EDGES.format(
             gargs=g,
             params=params,
             # the rare conditions are on the log-probabilities: loaded before the test
             select=_indented(load if rare_tests else probe, 8),
             probe=_indented(probe, 8),
-            test=at_zero,
+            test=at_edges,
             load=_indented(rest, 8),
             body=_indented(edge_body, 8),
         )

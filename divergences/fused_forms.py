@@ -24,7 +24,7 @@ import copy
 import math
 from typing import Any
 
-from .expr import parse
+from .expr import parse, rare_condition
 from .fused_powers import (
     merged_product,
     parameters_form,
@@ -339,13 +339,6 @@ def _zero_test(node: ast.expr) -> str | None:
     return None
 
 
-def _rare_test(node: ast.expr) -> ast.expr | None:
-    """The condition ``c`` of ``rare(c)``, else None."""
-    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "rare":
-        return node.args[0]
-    return None
-
-
 def off_the_edges(src: str) -> tuple[str, frozenset[str], frozenset[str]]:
     """``src`` where no coordinate is 0 and no rare condition holds, the coordinates whose
     0 it tests, and the rare conditions (sources).
@@ -368,7 +361,7 @@ def off_the_edges(src: str) -> tuple[str, frozenset[str], frozenset[str]]:
     rares: set[str] = set()
 
     def pick(cond: ast.expr) -> int | None:
-        rare = _rare_test(cond)
+        rare = rare_condition(cond)
         if rare is not None:
             rares.add(ast.unparse(rare))
             return 2

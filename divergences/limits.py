@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .expr import parse
+from .expr import parse, rare_condition
 from .symbolic import (
     COORDINATES,
     _add,
@@ -473,8 +473,7 @@ def _where(cond: ast.expr | bool, a: ast.expr, b: ast.expr) -> ast.expr:
 def _lead_where(node: ast.Call, var: str) -> _Lead:
     """A where: its condition's limit (of a comparison of the coordinate) picks a branch."""
     c, a, b = node.args
-    if isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == "rare":
-        c = c.args[0]  # a rare condition is the condition itself
+    c = rare_condition(c) or c  # a rare condition is the condition itself
     la, lb = _lead(a, var), _lead(b, var)
     if not _uses(c, var):
         return _pick(c, la, lb)

@@ -39,7 +39,7 @@ import copy
 import functools
 import math
 
-from .expr import CONSTANTS, parse
+from .expr import CONSTANTS, parse, rare_condition
 from .spec import Measure
 from .vocabulary import HELPERS
 
@@ -171,8 +171,7 @@ def _simplify(node: ast.expr) -> ast.expr:
 def _splits_the_domain(cond: ast.expr) -> bool:
     """Whether ``cond`` is one strict or weak inequality (not a zero rule ``x == 0``), or
     such an inequality marked ``rare(...)``."""
-    if isinstance(cond, ast.Call) and isinstance(cond.func, ast.Name) and cond.func.id == "rare":
-        cond = cond.args[0]
+    cond = rare_condition(cond) or cond
     return (
         isinstance(cond, ast.Compare)
         and len(cond.ops) == 1

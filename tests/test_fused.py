@@ -799,6 +799,40 @@ def test_a_masked_logit_has_gradient_zero_on_both_paths(name, reverse):
         assert np.all(np.isinf(v)) and np.all(np.isinf(rv))
 
 
+def _logit_row(path, name, params, z, p, reverse):
+    """Value and gradient w.r.t. the logits ``z`` of ``name(P = p, Q = softmax(z))`` (swapped
+    with ``reverse``) on one path: the fused kernel or the general float64 one
+    (``spaces.rowwise``); both finite."""
+    _, zero, eps, prm = resolve(name, params)
+    common = dict(input_space="logits", target_space="probs", temperature=1.0, reverse=reverse)
+    if path == "fused":
+        v, g, _ = loss_rows(dv.get(name), z[None], p[None], zero=zero, eps=eps, params=prm, **common)
+    else:
+        v, g, _ = rowwise(name, z[None], p[None], options=dict(params), **common)
+    assert np.isfinite(v).all() and np.isfinite(g).all()
+    return v[0], g[0]
+
+
+def _mp_logit_row(name, params, z, p, reverse, h):
+    """The same from the definition (mp_reference) at the current mpmath precision: the
+    value, and the gradient by central differences of step ``h`` in each logit."""
+    from mp_reference import REFERENCE
+
+    P = [mpf(float(t)) for t in p]
+
+    def value(k: int, d: mpf) -> mpf:
+        zs = [mpf(float(t)) for t in z]
+        zs[k] += d
+        top = max(zs)
+        e = [mp.exp(t - top) for t in zs]
+        s = mp.fsum(e)
+        q = [t / s for t in e]
+        return REFERENCE[name](q, P, **params) if reverse else REFERENCE[name](P, q, **params)
+
+    grad = [float((value(k, h) - value(k, -h)) / (2 * h)) for k in range(len(z))]
+    return float(value(0, mpf(0))), grad
+
+
 @pytest.mark.parametrize("path", ["fused", "general"])
 @pytest.mark.parametrize(
     ("name", "params", "reverse"),
@@ -825,8 +859,6 @@ def test_gradient_finite_beside_a_nearly_subnormal_probability(name, params, rev
     inequality is now the chosen form's). The value and the gradient are finite and equal
     the definition's (mp_reference) in 450-digit mpmath, the gradient by central
     differences."""
-    from mp_reference import REFERENCE
-
     rng = np.random.default_rng(5)
     V = 24
     z = rng.normal(0, 3, V)
@@ -834,30 +866,12 @@ def test_gradient_finite_beside_a_nearly_subnormal_probability(name, params, rev
     z[[1, 10, 19]] = z.max() - 730.0  # q ~ 1e-317: x / y overflows, (x / y) ** p does not
     p = np.exp(rng.normal(0, 3, V))
     p /= p.sum()
-    _, zero, eps, prm = resolve(name, params)
-    common = dict(input_space="logits", target_space="probs", temperature=1.0, reverse=reverse)
-    if path == "fused":
-        v, g, _ = loss_rows(dv.get(name), z[None], p[None], zero=zero, eps=eps, params=prm, **common)
-    else:
-        v, g, _ = rowwise(name, z[None], p[None], options=dict(params), **common)
-    assert np.isfinite(v).all() and np.isfinite(g).all()
+    v, g = _logit_row(path, name, params, z, p, reverse)
     mp.dps = 450  # a coordinate at 1e-317 moves the value by 1e-160 to 1e-240 of its step
-    P = [mpf(float(x)) for x in p]
-
-    def value(k: int, d: mpf) -> mpf:
-        zs = [mpf(float(x)) for x in z]
-        zs[k] += d
-        top = max(zs)
-        e = [mp.exp(x - top) for x in zs]
-        s = mp.fsum(e)
-        q = [x / s for x in e]
-        return REFERENCE[name](q, P, **params) if reverse else REFERENCE[name](P, q, **params)
-
-    assert v[0] == pytest.approx(float(value(0, mpf(0))), rel=1e-13)
-    h = mpf("1e-80")
-    want = [float((value(k, h) - value(k, -h)) / (2 * h)) for k in range(V)]
+    ref, want = _mp_logit_row(name, params, z, p, reverse, mpf("1e-80"))
+    assert v == pytest.approx(ref, rel=1e-13)
     # 1e-12 of the row's largest (a probability at 1e-317 is a subnormal: 7 digits)
-    np.testing.assert_allclose(g[0], want, rtol=1e-12, atol=1e-12 * np.max(np.abs(want)))
+    np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-12 * np.max(np.abs(want)))
 
 
 @pytest.mark.parametrize("path", ["fused", "general"])
@@ -872,8 +886,6 @@ def test_alpha_beta_where_a_power_of_the_ratio_leaves_float64(path, params, reve
     alpha = 2, beta = 3 were not finite). The general path evaluates the same where as
     written. Value and gradient against the definition (mp_reference) at 300 digits, the
     gradient by central differences."""
-    from mp_reference import REFERENCE
-
     rng = np.random.default_rng(11)
     V = 12
     z = rng.normal(0, 2, V)
@@ -882,31 +894,14 @@ def test_alpha_beta_where_a_power_of_the_ratio_leaves_float64(path, params, reve
     p[[3, 9]] *= 1e-70
     p /= p.sum()
     name = "alpha_beta"
-    _, zero, eps, prm = resolve(name, params)
+    _, _, _, prm = resolve(name, params)
     a, b = prm["alpha"], prm["beta"]
     lq = z - np.log(np.sum(np.exp(z - z.max()))) - z.max()
     x, y = (np.exp(lq), p) if reverse else (p, np.exp(lq))
     rare = (1 + abs(a) + abs(b)) * np.abs(np.log(x / y)) + np.abs(np.log(y)) > 700
     assert rare.any() and not rare.all()
-    common = dict(input_space="logits", target_space="probs", temperature=1.0, reverse=reverse)
-    if path == "fused":
-        v, g, _ = loss_rows(dv.get(name), z[None], p[None], zero=zero, eps=eps, params=prm, **common)
-    else:
-        v, g, _ = rowwise(name, z[None], p[None], options=dict(params), **common)
-    assert np.isfinite(v).all() and np.isfinite(g).all()
+    v, g = _logit_row(path, name, params, z, p, reverse)
     mp.dps = 300
-    P = [mpf(float(t)) for t in p]
-
-    def value(k: int, d: mpf) -> mpf:
-        zs = [mpf(float(t)) for t in z]
-        zs[k] += d
-        top = max(zs)
-        e = [mp.exp(t - top) for t in zs]
-        s = mp.fsum(e)
-        q = [t / s for t in e]
-        return REFERENCE[name](q, P, **prm) if reverse else REFERENCE[name](P, q, **prm)
-
-    assert v[0] == pytest.approx(float(value(0, mpf(0))), rel=1e-12)
-    h = mpf("1e-60")
-    want = [float((value(k, h) - value(k, -h)) / (2 * h)) for k in range(V)]
-    np.testing.assert_allclose(g[0], want, rtol=1e-10, atol=1e-12 * np.max(np.abs(want)))
+    ref, want = _mp_logit_row(name, prm, z, p, reverse, mpf("1e-60"))
+    assert v == pytest.approx(ref, rel=1e-12)
+    np.testing.assert_allclose(g, want, rtol=1e-10, atol=1e-12 * np.max(np.abs(want)))
